@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/srppo"
+)
+
+func init() {
+	register(command{name: "eval", summary: "exact-match evaluation of a model on eval.jsonl, per split", run: runEval})
+}
+
+const evalDescription = `
+Generate an answer for every item of DATA/eval.jsonl and score it by exact match
+of the words between the prompt and the first stop token. -format chat prompts
+"<bos> <q> prompt <a>" and stops at <eos>; -format doc probes a base model in the
+world's fact format "<bos> prompt =" and stops at ";". Prints EM, EOS %, truncated %
+and mean length per split (and per operation and length where items have them),
+and writes the full report as JSON with -report.`
+
+func runEval(args []string) error {
+	fs := newFlagSet("eval", "-model DIR -data DIR [flags]", evalDescription)
+	modelDir := fs.String("model", "", "model `directory` (from pretrain, sft or ppo)")
+	data := fs.String("data", "", "data `directory` with eval.jsonl")
+	format := fs.String("format", srppo.FormatChat, "prompt format: chat or doc")
+	maxNew := fs.Int("max-new", 24, "generation budget in `tokens`")
+	samples := fs.Int("samples", 0, "0: greedy decoding; `K` > 0: temperature-1 sampling, K samples per item (pass@1 = mean EM)")
+	seed := fs.Uint64("seed", 1, "sampling `seed` (with -samples)")
+	report := fs.String("report", "", "write the full report (every item) as JSON to this `file`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelDir == "" || *data == "" {
+		return errors.New("-model and -data are required (see -h)")
+	}
+	tok, err := srppo.DataTokenizer(*data)
+	if err != nil {
+		return err
+	}
+	m, err := srppo.LoadModel(*modelDir, nil, tok)
+	if err != nil {
+		return err
+	}
+	items, err := datasets.LoadEval(filepath.Join(*data, datasets.EvalFile))
+	if err != nil {
+		return err
+	}
+	rep, err := srppo.Evaluate(m, items, srppo.EvalConfig{Format: *format, MaxNew: *maxNew, BatchRows: 64, Samples: *samples, Seed: *seed})
+	if err != nil {
+		return err
+	}
+	printReport(rep)
+	if *report != "" {
+		return writeJSON(*report, rep)
+	}
+	return nil
+}
+
+// printReport prints the per-split table and, where items carry operations and lengths, EM by
+// operation × length.
+func printReport(rep *srppo.EvalReport) {
+	fmt.Printf("\n%s format, %d items\n", rep.Format, len(rep.Items))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "split\tn\tEM\tEOS %\ttrunc %\tmean len\t")
+	for _, g := range append(rep.BySplit, rep.Overall) {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.1f\t%.1f\t%.2f\t\n", g.Group, g.N, g.EM, 100*g.EOSRate, 100*g.TruncRate, g.MeanLen)
+	}
+	tw.Flush()
+	printOpLenTable(rep)
+}
+
+func printOpLenTable(rep *srppo.EvalReport) {
+	if len(rep.ByOpLen) == 0 {
+		return
+	}
+	var ops []string
+	var lens []int
+	em := map[string]float64{}
+	for _, g := range rep.ByOpLen {
+		op, l, _ := strings.Cut(g.Group, "/")
+		n, _ := strconv.Atoi(l)
+		if !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+		if !slices.Contains(lens, n) {
+			lens = append(lens, n)
+		}
+		em[g.Group] = g.EM
+	}
+	slices.Sort(lens)
+	fmt.Println("\nEM by operation and argument length")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "op\t")
+	for _, l := range lens {
+		fmt.Fprintf(tw, "L=%d\t", l)
+	}
+	fmt.Fprintln(tw, "all\t")
+	for _, op := range ops {
+		fmt.Fprintf(tw, "%s\t", op)
+		for _, l := range lens {
+			if v, ok := em[fmt.Sprintf("%s/%d", op, l)]; ok {
+				fmt.Fprintf(tw, "%.2f\t", v)
+			} else {
+				fmt.Fprint(tw, "–\t")
+			}
+		}
+		g, _ := srppo.Group(rep.ByOp, op)
+		fmt.Fprintf(tw, "%.2f\t\n", g.EM)
+	}
+	tw.Flush()
+}
+
+// probeT0 runs table T0 on DATA/eval.jsonl when it exists: document-format EM by operation and
+// length, and chat-format zero-shot EM by split; it prints both and writes OUT/t0.json.
+func probeT0(m *srppo.LM, data, out string) error {
+	path := filepath.Join(data, datasets.EvalFile)
+	if _, err := os.Stat(path); err != nil {
+		fmt.Printf("no %s: T0 probe skipped\n", path)
+		return nil
+	}
+	items, err := datasets.LoadEval(path)
+	if err != nil {
+		return err
+	}
+	t0, err := srppo.ProbeBase(m, items, 64)
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nT0 base-model probe")
+	printReport(t0.Doc)
+	printReport(t0.Chat)
+	fmt.Printf("\ndocument-format EM at in-range lengths, mean over operations: %.3f\n", t0.DocInRangeEM)
+	return writeJSON(filepath.Join(out, "t0.json"), t0)
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/srppo"
+)
+
+const sftDescription = `
+Fine-tune π_sft from the base model π_pt on DATA/demos_N.jsonl in the chat template
+("<bos> <q> prompt <a>" → "response <eos>"), with the loss on the response tokens and
+<eos> only. The held-out loss on DATA/demos_heldout.jsonl (when present) is measured after
+every epoch and the best epoch's weights are written to OUT/model; the last epoch's (the
+overfit "SFT-long" model) go to OUT/long. The curve goes to OUT/sft.json, and the
+chat-format evaluation on DATA/eval.jsonl is printed.`
+
+func runSFT(args []string) error {
+	fs := newFlagSet("sft", "-data DIR -pt DIR -out DIR [-n N] [flags]", sftDescription)
+	data := fs.String("data", "", "data `directory` with demos_N.jsonl")
+	pt := fs.String("pt", "", "base model `directory` (from pretrain)")
+	out := fs.String("out", "", "output `directory` for π_sft")
+	n := fs.Int("n", 1024, "number of demonstrations: reads demos_`N`.jsonl")
+	maxNew := fs.Int("max-new", 24, "generation budget of the final evaluation")
+	tf := addTrainFlags(fs, srppo.DefaultSFTConfig())
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *pt == "" || *out == "" {
+		return errors.New("-data, -pt and -out are required (see -h)")
+	}
+	tok, err := srppo.DataTokenizer(*data)
+	if err != nil {
+		return err
+	}
+	m, err := srppo.LoadModel(*pt, nil, tok)
+	if err != nil {
+		return err
+	}
+	demoPath := filepath.Join(*data, datasets.DemosFile(*n))
+	demos, err := datasets.LoadDemos(demoPath)
+	if err != nil {
+		return err
+	}
+	train, err := srppo.EncodeDemos(tok, demos)
+	if err != nil {
+		return fmt.Errorf("%s: %w", demoPath, err)
+	}
+	var held []srppo.Sequence
+	if heldDemos, err := datasets.LoadDemos(filepath.Join(*data, datasets.HeldOutFile)); err == nil {
+		if held, err = srppo.EncodeDemos(tok, heldDemos); err != nil {
+			return fmt.Errorf("%s: %w", datasets.HeldOutFile, err)
+		}
+	}
+	cfg := tf.config(srppo.DefaultSFTConfig())
+	cfg.CheckpointDir = filepath.Join(*out, "train")
+	fmt.Printf("sft: %d demonstrations from %s, %d held out, model %s\n", len(train), demoPath, len(held), describeModel(m.Config))
+	res, err := trainWithProgress(m, train, held, cfg, *tf.stall)
+	if err != nil {
+		return err
+	}
+	printCurve(res)
+	if err := srppo.SaveModel(filepath.Join(*out, "long"), m); err != nil {
+		return err
+	}
+	if res.BestParams != nil {
+		if err := m.SetParams(res.BestParams); err != nil {
+			return err
+		}
+	}
+	if err := srppo.SaveModel(filepath.Join(*out, srppo.ModelSubdir), m); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(*out, "sft.json"), map[string]any{
+		"command": "srppo " + strings.Join(append([]string{"sft"}, args...), " "), "train": cfg, "result": res, "demos": len(train)}); err != nil {
+		return err
+	}
+	items, err := datasets.LoadEval(filepath.Join(*data, datasets.EvalFile))
+	if err != nil {
+		return nil // no eval set: training alone is the job
+	}
+	rep, err := srppo.Evaluate(m, items, srppo.EvalConfig{Format: srppo.FormatChat, MaxNew: *maxNew, BatchRows: 64})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nπ_sft (best epoch %d):", res.BestEpoch+1)
+	printReport(rep)
+	return nil
+}

@@ -1,0 +1,443 @@
+package srppo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gosrppo/gosrppo/datasets"
+)
+
+// Checkpoint file names inside a checkpoint directory.
+const (
+	ConfigFile    = "config.json"
+	TokenizerFile = "tokenizer.json"
+	WeightsFile   = "model.safetensors"     // model weights under Hugging Face GPT-2 names
+	OptimizerFile = "optimizer.safetensors" // AdamW moments and step counters
+	BestFile      = "best.safetensors"      // weights of the best epoch so far, when not the last
+	StateFile     = "state.json"            // training position, loss curve
+)
+
+// checkpointConfig is config.json.
+type checkpointConfig struct {
+	Model Config `json:"model"`
+}
+
+// SaveModel writes the model's config, tokenizer and weights to dir atomically (see writeDirAtomic).
+func SaveModel(dir string, m *LM) error {
+	files, err := modelFiles(m)
+	if err != nil {
+		return err
+	}
+	return writeDirAtomic(dir, files)
+}
+
+func modelFiles(m *LM) (map[string][]byte, error) {
+	if m.Tokenizer == nil {
+		return nil, fmt.Errorf("model has no tokenizer to save with it")
+	}
+	if m.Tokenizer.VocabSize() != m.Config.VocabSize {
+		return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
+	}
+	cfg, err := json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizerBytes(m.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	params, err := m.Params()
+	if err != nil {
+		return nil, err
+	}
+	weights, err := encodeParams(m.Config, params)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{ConfigFile: cfg, TokenizerFile: tok, WeightsFile: weights}, nil
+}
+
+func encodeParams(cfg Config, params map[string][]float32) ([]byte, error) {
+	ts := map[string]Tensor{}
+	for _, p := range cfg.paramShapes() {
+		ts[p.name] = Tensor{DType: "F32", Shape: p.shape, F32: params[p.name]}
+	}
+	return EncodeSafetensors(ts, map[string]string{"format": "pt"})
+}
+
+func tokenizerBytes(t *datasets.Tokenizer) ([]byte, error) {
+	tmp, err := os.CreateTemp("", "tokenizer-*.json")
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if err := t.Save(tmp.Name()); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(tmp.Name())
+}
+
+// ModelSubdir is where commands put a run's final model: RUN/model (beside RUN/train, the
+// resumable checkpoint, and the run's JSON reports). LoadModel accepts either directory.
+const ModelSubdir = "model"
+
+// LoadModel reads a checkpoint directory written by SaveModel or training (or a run directory
+// holding one in ModelSubdir). When want is non-nil
+// the stored config must equal it, and when tok is non-nil the stored vocabulary must equal it;
+// a mismatch is an error naming what differs.
+func LoadModel(dir string, want *Config, tok *datasets.Tokenizer) (*LM, error) {
+	dir = resolveCheckpointDir(dir)
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
+		if _, err2 := os.Stat(filepath.Join(dir, ModelSubdir, ConfigFile)); err2 == nil {
+			dir = resolveCheckpointDir(filepath.Join(dir, ModelSubdir))
+		} else {
+			return nil, fmt.Errorf("%s is not a model directory: %w", dir, err)
+		}
+	}
+	var cc checkpointConfig
+	if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
+		return nil, err
+	}
+	if want != nil {
+		if diff := configDiff(*want, cc.Model); diff != "" {
+			return nil, fmt.Errorf("checkpoint %s: model config does not match the configured one: %s", dir, diff)
+		}
+	}
+	stored, err := datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	if tok != nil && !tok.Equal(stored) {
+		return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s", dir, stored.VocabSize(), tok.VocabSize(), firstWordDiff(stored, tok))
+	}
+	if stored.VocabSize() != cc.Model.VocabSize {
+		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d words but config vocab_size is %d", dir, stored.VocabSize(), cc.Model.VocabSize)
+	}
+	m, err := NewLM(cc.Model, 0)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	m.Tokenizer = stored
+	if err := loadWeights(m, filepath.Join(dir, WeightsFile)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadWeights(m *LM, path string) error {
+	ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	params := map[string][]float32{}
+	for _, p := range m.Config.paramShapes() {
+		t, ok := ts[p.name]
+		if !ok {
+			return fmt.Errorf("%s: tensor %q missing", path, p.name)
+		}
+		if !reflect.DeepEqual(t.Shape, p.shape) {
+			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
+		}
+		params[p.name] = t.F32
+	}
+	if len(ts) != len(params) {
+		for name := range ts {
+			if _, ok := params[name]; !ok {
+				return fmt.Errorf("%s: unexpected tensor %q for this model config", path, name)
+			}
+		}
+	}
+	return m.SetParams(params)
+}
+
+// configDiff lists the fields whose values differ ("" when equal).
+func configDiff(want, got Config) string {
+	var diffs []string
+	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
+	for i := range wv.NumField() {
+		if !reflect.DeepEqual(wv.Field(i).Interface(), gv.Field(i).Interface()) {
+			name := wv.Type().Field(i).Tag.Get("json")
+			diffs = append(diffs, fmt.Sprintf("%s: configured %v, checkpoint %v", name, wv.Field(i).Interface(), gv.Field(i).Interface()))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func firstWordDiff(a, b *datasets.Tokenizer) string {
+	aw, bw := a.Words(), b.Words()
+	for i := range min(len(aw), len(bw)) {
+		if aw[i] != bw[i] {
+			return fmt.Sprintf(" (first difference at id %d: %q vs %q)", i, aw[i], bw[i])
+		}
+	}
+	return ""
+}
+
+// saveTraining writes a full training checkpoint: model files, optimizer state, best-epoch
+// weights and the training position. It refuses to overwrite the last good checkpoint with
+// non-finite weights (an update can turn them NaN before any loss shows it).
+func saveTraining(m *LM, dir string, st trainState, lastLoss float64) error {
+	params, err := m.Params()
+	if err != nil {
+		return err
+	}
+	if name, i, ok := firstNonFinite(params); ok {
+		return fmt.Errorf("%w: weights became non-finite at step %d (%s[%d]; last finite loss %v); the last good checkpoint in %s is kept — lower the learning rate or check the data",
+			ErrNonFinite, st.Step, name, i, lastLoss, dir)
+	}
+	files, err := modelFiles(m)
+	if err != nil {
+		return err
+	}
+	opt := map[string]Tensor{}
+	for v := range m.store.IterVariables() {
+		path := v.Path()
+		if strings.HasPrefix(path, m.scope+"/") || path == optimizerLRPath {
+			continue // weights are in model.safetensors; the LR is always the configured schedule's
+		}
+		t, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("optimizer variable %s: %w", path, err)
+		}
+		st, err := hostTensor(t)
+		if err != nil {
+			return fmt.Errorf("optimizer variable %s: %w", path, err)
+		}
+		opt[path] = st
+	}
+	if files[OptimizerFile], err = EncodeSafetensors(opt, nil); err != nil {
+		return err
+	}
+	if st.BestParams != nil {
+		if files[BestFile], err = encodeParams(m.Config, st.BestParams); err != nil {
+			return err
+		}
+	}
+	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
+		return err
+	}
+	return writeDirAtomic(dir, files)
+}
+
+// firstNonFinite returns the first NaN/Inf parameter value in a fixed (sorted) name order.
+func firstNonFinite(params map[string][]float32) (string, int, bool) {
+	names := make([]string, 0, len(params))
+	for n := range params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for i, v := range params[n] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return n, i, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+// optimizerLRPath is the variable GoMLX's optimizers read the learning rate from; it is fed from
+// the schedule at every step and deliberately not checkpointed (a restored value must never
+// override the configured learning rate).
+const optimizerLRPath = "/optimizers/learning_rate"
+
+// resumeTraining loads weights, optimizer state and position from dir into m. It returns nil
+// (and leaves m alone) when dir holds no training checkpoint.
+func resumeTraining(m *LM, dir string) (*trainState, error) {
+	dir = resolveCheckpointDir(dir)
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	loaded, err := LoadModel(dir, &m.Config, m.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	params, err := loaded.Params()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetParams(params); err != nil {
+		return nil, err
+	}
+	ts, _, err := ReadSafetensors(filepath.Join(dir, OptimizerFile))
+	if err != nil {
+		return nil, err
+	}
+	for path, t := range ts {
+		gt := t.tensor()
+		if v := m.store.GetVariable(path); v != nil {
+			if err := v.SetValue(gt); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", dir, path, err)
+			}
+		} else if v, err := m.store.CreateVariable(path, gt); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", dir, path, err)
+		} else {
+			v.SetTrainable(false)
+		}
+	}
+	var st trainState
+	if err := readJSON(filepath.Join(dir, StateFile), &st); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, BestFile)); err == nil {
+		best, err := NewLM(m.Config, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := loadWeights(best, filepath.Join(dir, BestFile)); err != nil {
+			return nil, err
+		}
+		if st.BestParams, err = best.Params(); err != nil {
+			return nil, err
+		}
+	}
+	return &st, nil
+}
+
+// hostTensor copies a GoMLX tensor into a safetensors Tensor.
+func hostTensor(t *tensors.Tensor) (Tensor, error) {
+	shape := t.Shape().Dimensions
+	switch t.DType() {
+	case dtypes.Float32:
+		data, err := tensors.CopyFlatData[float32](t)
+		return Tensor{DType: "F32", Shape: shape, F32: data}, err
+	case dtypes.Int64:
+		data, err := tensors.CopyFlatData[int64](t)
+		return Tensor{DType: "I64", Shape: shape, I64: data}, err
+	}
+	return Tensor{}, fmt.Errorf("unsupported dtype %s", t.DType())
+}
+
+// tensor converts back to a GoMLX tensor.
+func (t Tensor) tensor() *tensors.Tensor {
+	if t.DType == "I64" {
+		if len(t.Shape) == 0 {
+			return tensors.FromScalar(t.I64[0])
+		}
+		return tensors.FromFlatDataAndDimensions(t.I64, t.Shape...)
+	}
+	if len(t.Shape) == 0 {
+		return tensors.FromScalar(t.F32[0])
+	}
+	return tensors.FromFlatDataAndDimensions(t.F32, t.Shape...)
+}
+
+// writeDirAtomic replaces dir with a directory holding exactly files: it writes and syncs a
+// sibling temporary directory, moves the old dir to dir+".prev", renames the new one into place
+// and only then deletes the old one. At every instant either dir or dir+".prev" is a complete
+// checkpoint (resolveCheckpointDir falls back to the latter).
+func writeDirAtomic(dir string, files map[string][]byte) error {
+	dir = filepath.Clean(dir)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for name, data := range files {
+		if err := writeSynced(filepath.Join(tmp, name), data); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	prev := dir + ".prev"
+	if err := os.RemoveAll(prev); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, prev); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return os.RemoveAll(prev)
+}
+
+// resolveCheckpointDir returns dir, or dir+".prev" when a crash interrupted writeDirAtomic between
+// its two renames.
+func resolveCheckpointDir(dir string) string {
+	dir = filepath.Clean(dir)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(dir + ".prev"); err == nil {
+			return dir + ".prev"
+		}
+	}
+	return dir
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Float is a float64 that encodes NaN and ±Inf as JSON null (and null back as NaN), so loss
+// curves with missing values serialise.
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
+}

@@ -1,0 +1,114 @@
+package srppo
+
+import (
+	"fmt"
+	"sync"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// batchNodes are the graph inputs of a teacher-forced batch.
+type batchNodes struct{ tokens, targets, positions, segments *Node }
+
+// batchInputs converts a host batch into the tensors fed to an Exec, in batchNodes order.
+func batchInputs(bt *Batch) []any {
+	return []any{
+		tensors.FromFlatDataAndDimensions(bt.Tokens, bt.B, bt.T),
+		tensors.FromFlatDataAndDimensions(bt.Targets, bt.B, bt.T),
+		tensors.FromFlatDataAndDimensions(bt.Positions, bt.B, bt.T),
+		tensors.FromFlatDataAndDimensions(bt.Segments, bt.B, bt.T),
+	}
+}
+
+// teacherForced returns log π(target_t | tokens ≤ t) [B,T] and the logits [B,T,V].
+func (m *LM) teacherForced(g *Graph, in batchNodes) (logp, logits *Node) {
+	h, _ := m.hidden(g, in.tokens, attentionInputs{positions: in.positions, mask: sequenceMask(in.segments)})
+	return m.tokenLogProbs(g, h, in.targets)
+}
+
+// scorer holds the compiled teacher-forced log-prob graph of a model (one graph per batch shape).
+type scorer struct {
+	once sync.Once
+	exec *model.Exec
+	err  error
+}
+
+// LogProbs returns log π(target_t | context) for every column of the batch, [B][T] (padding
+// columns hold meaningless values; callers select by Segments or LossMask).
+func (m *LM) LogProbs(bt *Batch) ([][]float32, error) {
+	backend, err := Backend()
+	if err != nil {
+		return nil, err
+	}
+	m.score.once.Do(func() {
+		m.score.exec, m.score.err = model.NewExec(backend, m.store, func(scope *model.Scope, inputs []*Node) *Node {
+			logp, _ := m.teacherForced(inputs[0].Graph(), batchNodes{inputs[0], inputs[1], inputs[2], inputs[3]})
+			return logp
+		})
+	})
+	if m.score.err != nil {
+		return nil, m.score.err
+	}
+	out, err := m.score.exec.Call(batchInputs(bt)...)
+	if err != nil {
+		return nil, fmt.Errorf("log-probs: %w", err)
+	}
+	flat, err := tensors.CopyFlatData[float32](out[0])
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]float32, bt.B)
+	for r := range rows {
+		rows[r] = flat[r*bt.T : (r+1)*bt.T]
+	}
+	return rows, nil
+}
+
+// ResponseLogProbs returns, for each (prompt, response) pair, log π(y_t | x, y<t) for every response
+// token (teacher forcing), computed in batches of batchSize rows of the model's context.
+func (m *LM) ResponseLogProbs(pairs []Sequence, batchSize int) ([][]float32, error) {
+	out, err := ScoreModels([]*LM{m}, pairs, batchSize)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// ScoreModels runs several models with the same context on one token tensor per batch and
+// returns out[model][pair][t] = log π_model(y_t | x, y<t) over the response tokens of each pair
+// (a Sequence from PairSequence). This is what the coherent reward needs: Δ_t from π_sft and π_pt
+// on exactly the same tokens.
+func ScoreModels(models []*LM, pairs []Sequence, batchSize int) ([][][]float32, error) {
+	if len(models) == 0 {
+		return nil, fmt.Errorf("no models to score with")
+	}
+	t := models[0].Config.Context
+	for _, m := range models[1:] {
+		if m.Config.Context != t || m.Config.VocabSize != models[0].Config.VocabSize {
+			return nil, fmt.Errorf("models differ in context or vocabulary (%d/%d vs %d/%d)", m.Config.Context, m.Config.VocabSize, t, models[0].Config.VocabSize)
+		}
+	}
+	out := make([][][]float32, len(models))
+	for i := range out {
+		out[i] = make([][]float32, len(pairs))
+	}
+	for start := 0; start < len(pairs); start += batchSize {
+		chunk := pairs[start:min(start+batchSize, len(pairs))]
+		bt, err := OneSequencePerRow(chunk, batchSize, t)
+		if err != nil {
+			return nil, fmt.Errorf("pairs %d…: %w", start, err)
+		}
+		for mi, m := range models {
+			rows, err := m.LogProbs(bt)
+			if err != nil {
+				return nil, err
+			}
+			for r, s := range chunk {
+				out[mi][start+r] = append([]float32(nil), rows[r][s.LossFrom:len(s.Tokens)-1]...)
+			}
+		}
+	}
+	return out, nil
+}

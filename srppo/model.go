@@ -1,0 +1,413 @@
+package srppo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
+	"github.com/gosrppo/gosrppo/datasets"
+)
+
+// Position encodings supported by Config.Positions.
+const (
+	PositionsLearned = "learned" // GPT-2's learned absolute position table (wpe)
+	PositionsRoPE    = "rope"    // rotary embeddings on queries and keys (GPT-NeoX layout)
+)
+
+// Config describes a GPT-style decoder-only language model with pre-LN blocks:
+//
+//	x = wte[tok] (+ wpe[pos])
+//	x = x + Attn(LN1(x));  x = x + MLP(LN2(x))      (per layer)
+//	logits = LN_f(x) · W_outᵀ                       (W_out = wte when tied)
+//
+// Variable names and shapes follow Hugging Face's GPT-2 (wte, wpe, h.N.ln_1, h.N.attn.c_attn with
+// [d, 3d] Conv1D layout, …) so GPT-2-family weights map onto it one to one.
+type Config struct {
+	VocabSize      int     `json:"vocab_size"`
+	DModel         int     `json:"d_model"`
+	Layers         int     `json:"layers"`
+	Heads          int     `json:"heads"`
+	DFF            int     `json:"d_ff"`
+	Context        int     `json:"context"`         // longest sequence (prompt + response) the model handles
+	Positions      string  `json:"positions"`       // PositionsLearned or PositionsRoPE
+	RoPEBase       float64 `json:"rope_base"`       // rotary base frequency (RoPE only)
+	TiedEmbeddings bool    `json:"tied_embeddings"` // output projection shares wte
+	LayerNormEps   float64 `json:"layer_norm_eps"`
+}
+
+// DefaultConfig is the design §4 model: 2 layers, d_model 128, 4 heads, d_ff 512, context 64,
+// learned positions, tied embeddings (~0.4M parameters for a small vocabulary).
+func DefaultConfig(vocabSize int) Config {
+	return Config{VocabSize: vocabSize, DModel: 128, Layers: 2, Heads: 4, DFF: 512, Context: 64,
+		Positions: PositionsLearned, RoPEBase: 10000, TiedEmbeddings: true, LayerNormEps: 1e-5}
+}
+
+// Validate reports the first inconsistent field.
+func (c Config) Validate() error {
+	switch {
+	case c.VocabSize < 2:
+		return fmt.Errorf("model config: vocab_size %d < 2", c.VocabSize)
+	case c.DModel <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.DFF <= 0 || c.Context <= 1:
+		return fmt.Errorf("model config: d_model, layers, heads, d_ff must be > 0 and context > 1 (got %+v)", c)
+	case c.DModel%c.Heads != 0:
+		return fmt.Errorf("model config: d_model %d is not divisible by heads %d", c.DModel, c.Heads)
+	case c.Positions != PositionsLearned && c.Positions != PositionsRoPE:
+		return fmt.Errorf("model config: positions %q must be %q or %q", c.Positions, PositionsLearned, PositionsRoPE)
+	case c.Positions == PositionsRoPE && ((c.DModel/c.Heads)%2 != 0 || c.RoPEBase <= 0):
+		return fmt.Errorf("model config: RoPE needs an even head dimension and rope_base > 0")
+	case c.LayerNormEps <= 0:
+		return fmt.Errorf("model config: layer_norm_eps must be > 0")
+	}
+	return nil
+}
+
+// HeadDim is d_model / heads.
+func (c Config) HeadDim() int { return c.DModel / c.Heads }
+
+// paramShapes lists every parameter of the model in a fixed order with its Hugging Face GPT-2 name.
+func (c Config) paramShapes() []paramSpec {
+	d, f := c.DModel, c.DFF
+	specs := []paramSpec{{"wte.weight", []int{c.VocabSize, d}, initNormal}}
+	if c.Positions == PositionsLearned {
+		specs = append(specs, paramSpec{"wpe.weight", []int{c.Context, d}, initNormal})
+	}
+	for l := range c.Layers {
+		p := "h." + strconv.Itoa(l) + "."
+		specs = append(specs,
+			paramSpec{p + "ln_1.weight", []int{d}, initOnes}, paramSpec{p + "ln_1.bias", []int{d}, initZeros},
+			paramSpec{p + "attn.c_attn.weight", []int{d, 3 * d}, initNormal}, paramSpec{p + "attn.c_attn.bias", []int{3 * d}, initZeros},
+			paramSpec{p + "attn.c_proj.weight", []int{d, d}, initResidual}, paramSpec{p + "attn.c_proj.bias", []int{d}, initZeros},
+			paramSpec{p + "ln_2.weight", []int{d}, initOnes}, paramSpec{p + "ln_2.bias", []int{d}, initZeros},
+			paramSpec{p + "mlp.c_fc.weight", []int{d, f}, initNormal}, paramSpec{p + "mlp.c_fc.bias", []int{f}, initZeros},
+			paramSpec{p + "mlp.c_proj.weight", []int{f, d}, initResidual}, paramSpec{p + "mlp.c_proj.bias", []int{d}, initZeros},
+		)
+	}
+	specs = append(specs, paramSpec{"ln_f.weight", []int{d}, initOnes}, paramSpec{"ln_f.bias", []int{d}, initZeros})
+	if !c.TiedEmbeddings {
+		specs = append(specs, paramSpec{"lm_head.weight", []int{c.VocabSize, d}, initNormal})
+	}
+	return specs
+}
+
+type initKind int
+
+const (
+	initZeros initKind = iota
+	initOnes
+	initNormal   // N(0, 0.02), GPT-2's initializer_range
+	initResidual // N(0, 0.02/√(2·layers)), GPT-2's scaled init of projections into the residual stream
+)
+
+type paramSpec struct {
+	name  string
+	shape []int
+	init  initKind
+}
+
+// varPath maps a Hugging Face parameter name ("h.0.ln_1.weight") to its GoMLX variable path.
+func varPath(scope, name string) string { return scope + "/" + name }
+
+// LM is a language model: a Config plus its parameters, held in a GoMLX Store under a scope
+// (e.g. "/lm"; the critic's trunk lives under another scope of its own store).
+type LM struct {
+	Config    Config
+	Tokenizer *datasets.Tokenizer // the vocabulary the model was trained with (saved with checkpoints)
+	scope     string
+	store     *model.Store
+	score     scorer   // compiled teacher-forced log-prob graph
+	sampler_  *Sampler // compiled cached decoder, created on first use
+}
+
+// NewLM creates a model with GPT-2's initialisation drawn from a PCG generator seeded by seed,
+// on the host, so that the initial weights are the same on every backend.
+func NewLM(cfg Config, seed uint64) (*LM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &LM{Config: cfg, scope: "/lm", store: model.NewStore()}
+	rng := rand.New(rand.NewPCG(seed, 0x5e9d))
+	resStd := 0.02 / math.Sqrt(2*float64(cfg.Layers))
+	for _, p := range cfg.paramShapes() {
+		n := 1
+		for _, d := range p.shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			switch p.init {
+			case initOnes:
+				data[i] = 1
+			case initNormal:
+				data[i] = float32(rng.NormFloat64() * 0.02)
+			case initResidual:
+				data[i] = float32(rng.NormFloat64() * resStd)
+			}
+		}
+		if _, err := m.store.CreateVariable(varPath(m.scope, p.name), tensors.FromFlatDataAndDimensions(data, p.shape...)); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// NumParams is the number of scalar parameters.
+func (m *LM) NumParams() int {
+	n := 0
+	for _, p := range m.Config.paramShapes() {
+		k := 1
+		for _, d := range p.shape {
+			k *= d
+		}
+		n += k
+	}
+	return n
+}
+
+// Params returns a copy of every parameter as flat float32 data keyed by Hugging Face name.
+func (m *LM) Params() (map[string][]float32, error) {
+	out := map[string][]float32{}
+	for _, p := range m.Config.paramShapes() {
+		v := m.store.GetVariable(varPath(m.scope, p.name))
+		if v == nil {
+			return nil, fmt.Errorf("parameter %q missing", p.name)
+		}
+		t, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
+		}
+		data, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
+		}
+		out[p.name] = data
+	}
+	return out, nil
+}
+
+// SetParams replaces every parameter; names and sizes must match the config exactly.
+func (m *LM) SetParams(params map[string][]float32) error {
+	specs := m.Config.paramShapes()
+	if len(params) != len(specs) {
+		for _, p := range specs {
+			if _, ok := params[p.name]; !ok {
+				return fmt.Errorf("parameter %q missing", p.name)
+			}
+		}
+		return fmt.Errorf("%d parameters given, the model has %d", len(params), len(specs))
+	}
+	for _, p := range specs {
+		data, ok := params[p.name]
+		if !ok {
+			return fmt.Errorf("parameter %q missing", p.name)
+		}
+		want := 1
+		for _, d := range p.shape {
+			want *= d
+		}
+		if len(data) != want {
+			return fmt.Errorf("parameter %q has %d values, want shape %v (%d values)", p.name, len(data), p.shape, want)
+		}
+		v := m.store.GetVariable(varPath(m.scope, p.name))
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), p.shape...)); err != nil {
+			return fmt.Errorf("parameter %q: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// Clone returns an independent copy of the model (same config, same weights).
+func (m *LM) Clone() (*LM, error) {
+	params, err := m.Params()
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewLM(m.Config, 0)
+	if err != nil {
+		return nil, err
+	}
+	c.Tokenizer = m.Tokenizer
+	return c, c.SetParams(params)
+}
+
+// graphParam returns the graph node of a parameter.
+func (m *LM) graphParam(g *Graph, name string) *Node {
+	v := m.store.GetVariable(varPath(m.scope, name))
+	if v == nil {
+		panic(fmt.Sprintf("srppo: model parameter %q missing", name))
+	}
+	return v.NodeValue(g)
+}
+
+// layerCache is one layer's key/value cache, [B, heads, C, head_dim] each, with C = Config.Context.
+type layerCache struct{ k, v *Node }
+
+// attentionInputs describes where the current tokens sit and what they may attend to.
+type attentionInputs struct {
+	positions *Node // [B,S] int32 position of each token within its own sequence
+	mask      *Node // [B,S,K] bool: query s may attend key k
+	// Cached decoding only: the tokens occupy cache columns start … start+S-1.
+	cache []layerCache
+	start *Node // scalar int32
+}
+
+// hidden runs the embedding and all blocks and returns the final-LN hidden states [B,S,D] (and the
+// updated caches when att.cache is set). It is the one forward pass used by training, teacher-forced
+// scoring and cached decoding alike.
+func (m *LM) hidden(g *Graph, tokens *Node, att attentionInputs) (*Node, []layerCache) {
+	c := m.Config
+	x := Gather(m.graphParam(g, "wte.weight"), InsertAxes(tokens, -1)) // [B,S,D]
+	if c.Positions == PositionsLearned {
+		x = Add(x, Gather(m.graphParam(g, "wpe.weight"), InsertAxes(att.positions, -1)))
+	}
+	var newCache []layerCache
+	for l := range c.Layers {
+		var lc *layerCache
+		if att.cache != nil {
+			lc = &att.cache[l]
+		}
+		var updated layerCache
+		x, updated = m.block(g, l, x, att, lc)
+		if lc != nil {
+			newCache = append(newCache, updated)
+		}
+	}
+	return m.layerNorm(g, "ln_f", x), newCache
+}
+
+func (m *LM) layerNorm(g *Graph, name string, x *Node) *Node {
+	return nn.LayerNorm(x, []int{-1}, m.Config.LayerNormEps, m.graphParam(g, name+".weight"), m.graphParam(g, name+".bias"), nil)
+}
+
+func (m *LM) dense(g *Graph, name string, x *Node) *Node {
+	return nn.Dense(x, m.graphParam(g, name+".weight"), m.graphParam(g, name+".bias"), compute.DenseLayoutInputOutputs)
+}
+
+// block is one pre-LN transformer layer: x + Attn(LN1(x)), then + MLP(LN2(x)).
+func (m *LM) block(g *Graph, l int, x *Node, att attentionInputs, cache *layerCache) (*Node, layerCache) {
+	c := m.Config
+	p := "h." + strconv.Itoa(l) + "."
+	b, s := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	h, dh := c.Heads, c.HeadDim()
+
+	qkv := m.dense(g, p+"attn.c_attn", m.layerNorm(g, p+"ln_1", x)) // [B,S,3D]
+	qkv = Reshape(qkv, b, s, 3, h, dh)
+	q := Squeeze(SliceAxis(qkv, 2, AxisElem(0)), 2) // [B,S,H,dh]
+	k := Squeeze(SliceAxis(qkv, 2, AxisElem(1)), 2)
+	v := Squeeze(SliceAxis(qkv, 2, AxisElem(2)), 2)
+	if c.Positions == PositionsRoPE {
+		q, k = applyRoPE(q, att.positions, c.RoPEBase), applyRoPE(k, att.positions, c.RoPEBase)
+	}
+	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,H,S,dh]
+	var updated layerCache
+	if cache != nil {
+		k, v = writeCache(cache.k, k, att.start), writeCache(cache.v, v, att.start)
+		updated = layerCache{k, v}
+	}
+	ctx := attention(q, k, v, att.mask) // [B,S,D]
+	x = Add(x, m.dense(g, p+"attn.c_proj", ctx))
+	// GPT-2's MLP uses the tanh approximation of GELU. It is applied separately because GoMLX
+	// v0.28.2's fused Dense maps TypeGeluApprox to the exact GELU (TestLogProbsMatchBruteForce
+	// catches the ~1e-4 difference).
+	ff := geluTanh(m.dense(g, p+"mlp.c_fc", m.layerNorm(g, p+"ln_2", x)))
+	return Add(x, m.dense(g, p+"mlp.c_proj", ff)), updated
+}
+
+// geluTanh is GELU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), fused where
+// the backend has it.
+func geluTanh(x *Node) *Node {
+	out, _ := InternalFusedOpCaller(func() *Node { return BackendFusedGelu(x, false) },
+		func() *Node { return activation.GeluApproximate(x) }, true)
+	return out
+}
+
+// attention is masked scaled dot-product attention: softmax(q·kᵀ/√dh + mask)·v.
+// q [B,S,H,dh], k and v [B,H,K,dh], mask [B,S,K] → [B,S,H·dh].
+func attention(q, k, v, mask *Node) *Node {
+	b, s, h, dh := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
+	scores := MulScalar(Einsum("bshd,bhkd->bhsk", q, k), 1/math.Sqrt(float64(dh)))
+	// Masked keys get a large negative score rather than -inf so that a fully masked (padding) query
+	// row stays finite; its output is never used.
+	scores = Where(BroadcastToDims(InsertAxes(mask, 1), scores.Shape().Dimensions...), scores, AddScalar(ZerosLike(scores), -1e9))
+	probs := Softmax(scores, -1)
+	out := Einsum("bhsk,bhkd->bshd", probs, v)
+	return Reshape(out, b, s, h*dh)
+}
+
+// writeCache writes x [B,H,S,dh] into cache [B,H,C,dh] at columns start … start+S-1 and returns
+// the new cache. The pure-Go backend has no DynamicUpdateSlice, so the write is a one-hot
+// contraction plus a select, which keeps every shape static (no recompilation per step).
+func writeCache(cache, x, start *Node) *Node {
+	g := x.Graph()
+	s, cLen := x.Shape().Dimensions[2], cache.Shape().Dimensions[2]
+	cols := Iota(g, shapes.Make(dtypes.Int32, s, cLen), 1)                                      // [S,C] column index
+	rows := Add(Iota(g, shapes.Make(dtypes.Int32, s, cLen), 0), start)                          // [S,C] target column of token s
+	onehot := ConvertDType(Equal(cols, rows), x.DType())                                        // [S,C]
+	written := Einsum("bhsd,sc->bhcd", x, onehot)                                               // [B,H,C,dh]
+	isWritten := GreaterThan(ReduceSum(onehot, 0), ScalarZero(g, x.DType()))                    // [C]
+	isWritten = BroadcastToDims(Reshape(isWritten, 1, 1, cLen, 1), cache.Shape().Dimensions...) //
+	return Where(isWritten, written, cache)
+}
+
+// applyRoPE rotates pairs (x_i, x_{i+dh/2}) of x [B,S,H,dh] by angle pos·base^(−2i/dh).
+func applyRoPE(x, positions *Node, base float64) *Node {
+	g := x.Graph()
+	dh := x.Shape().Dimensions[3]
+	half := dh / 2
+	invFreq := make([]float32, half)
+	for i := range invFreq {
+		invFreq[i] = float32(math.Pow(base, -2*float64(i)/float64(dh)))
+	}
+	angles := Mul(InsertAxes(ConvertDType(positions, x.DType()), -1), Reshape(Const(g, invFreq), 1, 1, half)) // [B,S,half]
+	cos, sin := InsertAxes(Cos(angles), 2), InsertAxes(Sin(angles), 2)                                        // [B,S,1,half]
+	x1, x2 := SliceAxis(x, 3, AxisRange(0, half)), SliceAxis(x, 3, AxisRange(half, dh))
+	return Concatenate([]*Node{Sub(Mul(x1, cos), Mul(x2, sin)), Add(Mul(x2, cos), Mul(x1, sin))}, 3)
+}
+
+// outputWeight is the [V,D] output projection (wte when tied).
+func (m *LM) outputWeight(g *Graph) *Node {
+	if m.Config.TiedEmbeddings {
+		return m.graphParam(g, "wte.weight")
+	}
+	return m.graphParam(g, "lm_head.weight")
+}
+
+// logits projects hidden states [B,S,D] to vocabulary logits [B,S,V].
+func (m *LM) logits(g *Graph, hidden *Node) *Node {
+	return Einsum("bsd,vd->bsv", hidden, m.outputWeight(g))
+}
+
+// tokenLogProbs is log π(target_t | context_t) = logit[target] − logsumexp(logits) for hidden states
+// [B,S,D] and targets [B,S]; it also returns the logits for callers that need the full distribution.
+func (m *LM) tokenLogProbs(g *Graph, hidden, targets *Node) (logp, logits *Node) {
+	logits = m.logits(g, hidden)
+	targetEmb := Gather(m.outputWeight(g), InsertAxes(targets, -1)) // [B,S,D]
+	targetLogit := ReduceSum(Mul(hidden, targetEmb), -1)
+	return Sub(targetLogit, logSumExp(logits)), logits
+}
+
+// logSumExp over the last axis, stabilised by the (gradient-free) maximum.
+func logSumExp(x *Node) *Node {
+	mx := StopGradient(ReduceAndKeep(x, ReduceMax, -1))
+	return Add(Log(ReduceSum(Exp(Sub(x, mx)), -1)), Squeeze(mx, -1))
+}
+
+// sequenceMask builds the attention mask [B,T,T] for packed or padded rows: query t may attend key
+// u iff u ≤ t and both belong to the same segment (segment 0 is padding and attends nothing).
+func sequenceMask(segments *Node) *Node {
+	g := segments.Graph()
+	t := segments.Shape().Dimensions[1]
+	q := InsertAxes(segments, 2) // [B,T,1]
+	k := InsertAxes(segments, 1) // [B,1,T]
+	sameSeg := And(Equal(q, k), GreaterThan(k, ScalarZero(g, dtypes.Int32)))
+	causal := GreaterOrEqual(Iota(g, shapes.Make(dtypes.Int32, t, t), 0), Iota(g, shapes.Make(dtypes.Int32, t, t), 1))
+	return And(sameSeg, InsertAxes(causal, 0))
+}

@@ -1,0 +1,300 @@
+package srppo
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// TrainConfig configures next-token training: pretraining on a corpus (every target counts) and
+// SFT on demonstrations (response targets only) share it.
+type TrainConfig struct {
+	Seed      uint64      `json:"seed"`       // shuffling; same seed + same backend → same weights
+	BatchRows int         `json:"batch_rows"` // rows of Config.Context tokens per step
+	Epochs    int         `json:"epochs"`     // passes over the training sequences
+	Optim     OptimConfig `json:"optim"`
+	// CheckpointDir, when set, receives an atomic checkpoint every CheckpointEvery steps and at
+	// each epoch end; training resumes from it.
+	CheckpointDir   string `json:"-"`
+	CheckpointEvery int    `json:"checkpoint_every"`
+	// StopAfterSteps ends training early after that many steps of this call (0: run to the end);
+	// used to test interruption and resumption.
+	StopAfterSteps int `json:"-"`
+}
+
+// DefaultPretrainConfig are the pretraining defaults for the design §4 model.
+func DefaultPretrainConfig() TrainConfig {
+	return TrainConfig{Seed: 1, BatchRows: 32, Epochs: 1, CheckpointEvery: 200, Optim: OptimConfig{
+		LR: 3e-3, MinLRFrac: 0.1, WarmupSteps: 100, WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradClip: 1}}
+}
+
+// DefaultSFTConfig are the SFT defaults: a smaller learning rate, many epochs over few demos
+// (the best epoch on held-out demos is kept).
+func DefaultSFTConfig() TrainConfig {
+	return TrainConfig{Seed: 1, BatchRows: 16, Epochs: 20, CheckpointEvery: 0, Optim: OptimConfig{
+		LR: 1e-3, MinLRFrac: 0.1, WarmupSteps: 10, WeightDecay: 0.0, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradClip: 1}}
+}
+
+// Progress is reported after every step.
+type Progress struct {
+	Step, TotalSteps int
+	Epoch            int
+	Loss             float64 // this step's mean loss per target token
+	GradNorm         float64 // before clipping
+	LR               float64
+	Tokens           int64   // loss tokens seen so far in this call
+	TokensPerSec     float64 // loss tokens per second in this call
+	ETA              time.Duration
+}
+
+// EpochStat is one point of the overfitting curve.
+type EpochStat struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"` // mean over the epoch's steps
+	HeldOut   Float   `json:"held_out"`   // mean loss per target token on held-out sequences (NaN if none)
+}
+
+// TrainResult is what training returns: the curve, the best epoch, and the number of steps.
+type TrainResult struct {
+	Curve      []EpochStat `json:"curve"`
+	BestEpoch  int         `json:"best_epoch"` // by held-out loss; the last epoch without held-out data
+	Steps      int         `json:"steps"`
+	LossTokens int64       `json:"loss_tokens"`
+	// BestParams are the weights at the end of BestEpoch (nil when that is the final epoch, whose
+	// weights are the model's own).
+	BestParams map[string][]float32 `json:"-"`
+}
+
+// ErrNonFinite is wrapped by the error returned when the loss or gradient norm becomes NaN/Inf.
+var ErrNonFinite = errors.New("non-finite loss")
+
+// trainer holds the compiled training step and held-out loss graphs of a model.
+type trainer struct {
+	m     *LM
+	cfg   TrainConfig
+	step  *model.Exec
+	evalL *model.Exec
+}
+
+func newTrainer(m *LM, cfg TrainConfig) (*trainer, error) {
+	backend, err := Backend()
+	if err != nil {
+		return nil, err
+	}
+	tr := &trainer{m: m, cfg: cfg}
+	// Inputs: tokens, targets, positions, segments, loss mask, learning rate.
+	tr.step, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
+		g := in[0].Graph()
+		logp, _ := m.teacherForced(g, batchNodes{in[0], in[1], in[2], in[3]})
+		loss := maskedMeanNLL(logp, in[4])
+		norm := applyAdamW(scope, loss, in[5], cfg.Optim)
+		return []*Node{loss, norm}
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr.evalL, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
+		logp, _ := m.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
+		return []*Node{ReduceAllSum(Mul(Neg(logp), in[4])), ReduceAllSum(in[4])}
+	})
+	return tr, err
+}
+
+// maskedMeanNLL is the SFT/pretraining loss  L = −Σ_t m_t·log π(y_t|·) / Σ_t m_t.
+func maskedMeanNLL(logp, mask *Node) *Node {
+	return Div(ReduceAllSum(Mul(Neg(logp), mask)), Max(ReduceAllSum(mask), OnesLike(ReduceAllSum(mask))))
+}
+
+func (tr *trainer) runStep(bt *Batch, lr float64) (loss, norm float64, err error) {
+	in := append(batchInputs(bt), tensors.FromFlatDataAndDimensions(bt.LossMask, bt.B, bt.T), tensors.FromScalar(float32(lr)))
+	out, err := tr.step.Call(in...)
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(tensors.ToScalar[float32](out[0])), float64(tensors.ToScalar[float32](out[1])), nil
+}
+
+// heldOutLoss is the mean loss per target token over seqs.
+func (tr *trainer) heldOutLoss(seqs []Sequence) (float64, error) {
+	if len(seqs) == 0 {
+		return math.NaN(), nil
+	}
+	rows, err := PackRows(seqs, tr.m.Config.Context)
+	if err != nil {
+		return 0, err
+	}
+	var sum, count float64
+	for start := 0; start < len(rows); start += tr.cfg.BatchRows {
+		bt, err := BatchRows(rows[start:min(start+tr.cfg.BatchRows, len(rows))], tr.cfg.BatchRows, tr.m.Config.Context)
+		if err != nil {
+			return 0, err
+		}
+		in := append(batchInputs(bt), tensors.FromFlatDataAndDimensions(bt.LossMask, bt.B, bt.T))
+		out, err := tr.evalL.Call(in...)
+		if err != nil {
+			return 0, err
+		}
+		sum += float64(tensors.ToScalar[float32](out[0]))
+		count += float64(tensors.ToScalar[float32](out[1]))
+	}
+	return sum / count, nil
+}
+
+// epochRows shuffles the training sequences with a generator derived from (seed, epoch) — so a
+// resumed run replays exactly the same order — and packs them into rows.
+func epochRows(seqs []Sequence, seed uint64, epoch, t int) ([][]Sequence, error) {
+	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
+	perm := rng.Perm(len(seqs))
+	shuffled := make([]Sequence, len(seqs))
+	for i, p := range perm {
+		shuffled[i] = seqs[p]
+	}
+	return PackRows(shuffled, t)
+}
+
+// Train runs next-token training of m on train (with the loss on targets from each sequence's
+// LossFrom), evaluating the held-out loss after every epoch. With cfg.CheckpointDir set, it resumes
+// from the checkpoint found there and writes one atomically every cfg.CheckpointEvery steps and
+// at each epoch end, so an interrupted run ends with the same weights as an uninterrupted one.
+// A NaN/Inf loss stops training with ErrNonFinite, leaving the last good checkpoint in place.
+func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Progress)) (*TrainResult, error) {
+	if len(train) == 0 {
+		return nil, fmt.Errorf("no training sequences")
+	}
+	if cfg.BatchRows <= 0 || cfg.Epochs <= 0 {
+		return nil, fmt.Errorf("train config: batch_rows and epochs must be > 0")
+	}
+	if err := checkSequences(train, m.Config.Context); err != nil {
+		return nil, fmt.Errorf("training data: %w", err)
+	}
+	if err := checkSequences(heldOut, m.Config.Context); err != nil {
+		return nil, fmt.Errorf("held-out data: %w", err)
+	}
+	tr, err := newTrainer(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rows0, err := epochRows(train, cfg.Seed, 0, m.Config.Context)
+	if err != nil {
+		return nil, err
+	}
+	stepsPerEpoch := (len(rows0) + cfg.BatchRows - 1) / cfg.BatchRows
+	total := stepsPerEpoch * cfg.Epochs
+
+	st := trainState{BestEpoch: -1, BestHeldOut: Float(math.Inf(1))}
+	if cfg.CheckpointDir != "" {
+		if loaded, err := resumeTraining(m, cfg.CheckpointDir); err != nil {
+			return nil, err
+		} else if loaded != nil {
+			st = *loaded
+		}
+	}
+	res := &TrainResult{}
+	var lastFinite float64 = math.NaN()
+	var epochLossSum float64
+	var epochSteps int
+	begin := time.Now()
+	var tokens int64
+	stepsThisCall := 0
+	for epoch := st.Epoch; epoch < cfg.Epochs; epoch++ {
+		rows, err := epochRows(train, cfg.Seed, epoch, m.Config.Context)
+		if err != nil {
+			return nil, err
+		}
+		if epoch != st.Epoch || st.Batch == 0 {
+			epochLossSum, epochSteps = 0, 0
+		} else {
+			epochLossSum, epochSteps = st.EpochLossSum, st.EpochSteps
+		}
+		for b := 0; b*cfg.BatchRows < len(rows); b++ {
+			if epoch == st.Epoch && b < st.Batch {
+				continue // done before the interruption
+			}
+			bt, err := BatchRows(rows[b*cfg.BatchRows:min((b+1)*cfg.BatchRows, len(rows))], cfg.BatchRows, m.Config.Context)
+			if err != nil {
+				return nil, err
+			}
+			lr := cfg.Optim.LearningRate(st.Step, total)
+			loss, norm, err := tr.runStep(bt, lr)
+			if err != nil {
+				return nil, fmt.Errorf("step %d: %w", st.Step, err)
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
+				return nil, fmt.Errorf("%w at step %d (epoch %d): loss %v, gradient norm %v; last finite loss %v; lr %.3g — lower the learning rate or check the data; the last good checkpoint is kept",
+					ErrNonFinite, st.Step, epoch, loss, norm, lastFinite, lr)
+			}
+			lastFinite = loss
+			st.Step++
+			st.Batch = b + 1
+			st.Epoch = epoch
+			epochLossSum += loss
+			epochSteps++
+			st.EpochLossSum, st.EpochSteps = epochLossSum, epochSteps
+			tokens += int64(bt.LossTokens())
+			stepsThisCall++
+			if progress != nil {
+				el := time.Since(begin).Seconds()
+				tps := float64(tokens) / el
+				eta := time.Duration(float64(total-st.Step) * el / float64(stepsThisCall) * float64(time.Second))
+				progress(Progress{Step: st.Step, TotalSteps: total, Epoch: epoch, Loss: loss, GradNorm: norm, LR: lr, Tokens: tokens, TokensPerSec: tps, ETA: eta})
+			}
+			if cfg.CheckpointDir != "" && cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 {
+				if err := saveTraining(m, cfg.CheckpointDir, st, loss); err != nil {
+					return nil, err
+				}
+			}
+			if cfg.StopAfterSteps > 0 && stepsThisCall >= cfg.StopAfterSteps {
+				return nil, errStopped
+			}
+		}
+		held, err := tr.heldOutLoss(heldOut)
+		if err != nil {
+			return nil, err
+		}
+		st.Curve = append(st.Curve, EpochStat{Epoch: epoch, TrainLoss: epochLossSum / float64(max(epochSteps, 1)), HeldOut: Float(held)})
+		if len(heldOut) == 0 || held < float64(st.BestHeldOut) || st.BestEpoch < 0 {
+			st.BestEpoch, st.BestHeldOut = epoch, Float(held)
+			if epoch < cfg.Epochs-1 {
+				if st.BestParams, err = m.Params(); err != nil {
+					return nil, err
+				}
+			} else {
+				st.BestParams = nil
+			}
+		}
+		st.Epoch, st.Batch = epoch+1, 0
+		if cfg.CheckpointDir != "" {
+			if err := saveTraining(m, cfg.CheckpointDir, st, lastFinite); err != nil {
+				return nil, err
+			}
+		}
+	}
+	res.Curve, res.BestEpoch, res.Steps, res.LossTokens, res.BestParams = st.Curve, st.BestEpoch, st.Step, tokens, st.BestParams
+	return res, nil
+}
+
+// errStopped is returned when TrainConfig.StopAfterSteps ends a call early.
+var errStopped = errors.New("training stopped after the requested number of steps")
+
+// IsStopped reports whether err means training stopped early on request (TrainConfig.StopAfterSteps).
+func IsStopped(err error) bool { return errors.Is(err, errStopped) }
+
+// trainState is the resumable position of a training run (saved with each checkpoint).
+type trainState struct {
+	Epoch        int         `json:"epoch"` // current epoch
+	Batch        int         `json:"batch"` // batches of the current epoch already done
+	Step         int         `json:"step"`  // optimiser steps done
+	EpochLossSum float64     `json:"epoch_loss_sum"`
+	EpochSteps   int         `json:"epoch_steps"`
+	Curve        []EpochStat `json:"curve"`
+	BestEpoch    int         `json:"best_epoch"`
+	BestHeldOut  Float       `json:"best_held_out"`
+	// BestParams are the best epoch's weights when that is not the latest (saved as best.safetensors).
+	BestParams map[string][]float32 `json:"-"`
+}

@@ -1,0 +1,289 @@
+package srppo
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gosrppo/gosrppo/datasets"
+)
+
+// scalar reads a float32 scalar tensor.
+func scalar(t *tensors.Tensor) float64 { return float64(tensors.ToScalar[float32](t)) }
+
+// tinyTokenizer matches tinyConfig's vocabulary of 11 words.
+func tinyTokenizer() *datasets.Tokenizer {
+	return datasets.NewTokenizer([]string{"a", "b", "c", "d", "e", "f"})
+}
+
+func tinyTrainConfig() TrainConfig {
+	cfg := DefaultSFTConfig()
+	cfg.BatchRows, cfg.Epochs = 4, 3
+	cfg.Optim.LR, cfg.Optim.WarmupSteps, cfg.Optim.WeightDecay = 3e-3, 2, 0.01
+	return cfg
+}
+
+// demoSequences are eight (prompt, response) pairs over tinyTokenizer: "<bos> <q> x y <a>" → "y x <eos>".
+func demoSequences() []Sequence {
+	var out []Sequence
+	for i := range 8 {
+		x, y := int32(5+i%6), int32(5+(i*5+1)%6)
+		out = append(out, PairSequence([]int32{datasets.BOSID, datasets.QID, x, y, datasets.AID}, []int32{y, x, datasets.EOSID}))
+	}
+	return out
+}
+
+func newTinyLM(t *testing.T, seed uint64) *LM {
+	t.Helper()
+	m, err := NewLM(tinyConfig(PositionsLearned), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Tokenizer = tinyTokenizer()
+	return m
+}
+
+func TestSFTLossIgnoresPromptTokens(t *testing.T) {
+	m := randomizedLM(t, tinyConfig(PositionsLearned), 1)
+	tr, err := newTrainer(m, tinyTrainConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := demoSequences()[0]
+	bt, _ := OneSequencePerRow([]Sequence{s}, 1, 12)
+	loss := func(bt *Batch) float64 {
+		in := append(batchInputs(bt), tensors.FromFlatDataAndDimensions(bt.LossMask, bt.B, bt.T))
+		out, err := tr.evalL.Call(in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scalar(out[0]) / scalar(out[1])
+	}
+	base := loss(bt)
+	// Change the label of a prompt position (target of column 1 is the prompt token x).
+	changed := *bt
+	changed.Targets = append([]int32(nil), bt.Targets...)
+	changed.Targets[1] = 10
+	if got := loss(&changed); got != base {
+		t.Errorf("changing a prompt-token label changed the SFT loss: %v → %v", base, got)
+	}
+	// Changing a response label must change it.
+	changed.Targets[s.LossFrom+1] = 10
+	if got := loss(&changed); got == base {
+		t.Error("changing a response-token label did not change the loss")
+	}
+	// The loss equals the brute-force mean NLL over response tokens.
+	params, _ := m.Params()
+	ref := refForward(m.Config, params, s.Tokens[:len(s.Tokens)-1])
+	var want float64
+	for i := s.LossFrom; i < len(s.Tokens)-1; i++ {
+		want -= refLogSoftmax(ref[i])[s.Tokens[i+1]]
+	}
+	want /= float64(len(s.Tokens) - 1 - s.LossFrom)
+	if math.Abs(base-want) > 1e-4 {
+		t.Errorf("SFT loss %v, brute force %v", base, want)
+	}
+}
+
+func TestMemorisesEightDemos(t *testing.T) {
+	m := newTinyLM(t, 2)
+	cfg := tinyTrainConfig()
+	cfg.Epochs, cfg.BatchRows, cfg.Optim.LR, cfg.Optim.WarmupSteps = 150, 2, 3e-2, 10
+	demos := demoSequences()
+	res, err := Train(m, demos, nil, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := res.Curve[len(res.Curve)-1].TrainLoss; last > 0.05 {
+		t.Errorf("final train loss %v, want < 0.05", last)
+	}
+	for i, d := range demos {
+		prompt := d.Tokens[:d.LossFrom+1]
+		got, err := m.Greedy([][]int32{prompt}, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := d.Tokens[d.LossFrom+1:]
+		if !equalPrefix(got[0], want) {
+			t.Errorf("demo %d: greedy %v, want %v", i, got[0], want)
+		}
+	}
+}
+
+func equalPrefix(got, want []int32) bool {
+	if len(got) < len(want) {
+		return false
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCheckpointRoundTripIsBitExact(t *testing.T) {
+	m := randomizedLM(t, tinyConfig(PositionsRoPE), 4)
+	m.Tokenizer = tinyTokenizer()
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := SaveModel(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadModel(dir, &m.Config, m.Tokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.Params()
+	b, _ := loaded.Params()
+	for name, va := range a {
+		for i := range va {
+			if math.Float32bits(va[i]) != math.Float32bits(b[name][i]) {
+				t.Fatalf("%s[%d]: %v != %v", name, i, va[i], b[name][i])
+			}
+		}
+	}
+	seq := []Sequence{demoSequences()[0]}
+	la, _ := m.ResponseLogProbs(seq, 1)
+	lb, _ := loaded.ResponseLogProbs(seq, 1)
+	for i := range la[0] {
+		if la[0][i] != lb[0][i] {
+			t.Errorf("log-prob %d differs after reload: %v vs %v", i, la[0][i], lb[0][i])
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 1 {
+		t.Errorf("checkpoint left temporary files: %v", entries)
+	}
+}
+
+func TestLoadRefusesMismatch(t *testing.T) {
+	m := newTinyLM(t, 1)
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := SaveModel(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	other := m.Config
+	other.DModel, other.Heads = 32, 4
+	_, err := LoadModel(dir, &other, nil)
+	if err == nil || !strings.Contains(err.Error(), "d_model: configured 32, checkpoint 16") || !strings.Contains(err.Error(), "heads") {
+		t.Errorf("config mismatch error = %v", err)
+	}
+	tok := datasets.NewTokenizer([]string{"a", "b", "c", "d", "e", "z"})
+	_, err = LoadModel(dir, nil, tok)
+	if err == nil || !strings.Contains(err.Error(), "vocabulary does not match") || !strings.Contains(err.Error(), `"f" vs "z"`) {
+		t.Errorf("vocabulary mismatch error = %v", err)
+	}
+}
+
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.CheckpointEvery = 1
+	demos, held := demoSequences()[:6], demoSequences()[6:]
+
+	full := newTinyLM(t, 8)
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "full")
+	want, err := Train(full, demos, held, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Interrupted twice (mid-epoch and at an epoch boundary), each time in a fresh process-like
+	// state: a new model object and nothing but the checkpoint directory.
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "resumed")
+	var got *TrainResult
+	for _, stop := range []int{3, 2, 0} {
+		m := newTinyLM(t, 8)
+		c := cfg
+		c.StopAfterSteps = stop
+		got, err = Train(m, demos, held, c, nil)
+		if stop > 0 {
+			if !IsStopped(err) {
+				t.Fatalf("stop after %d: err = %v", stop, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := full.Params()
+		b, _ := m.Params()
+		for name := range a {
+			for i := range a[name] {
+				if a[name][i] != b[name][i] {
+					t.Fatalf("%s[%d]: uninterrupted %v, resumed %v", name, i, a[name][i], b[name][i])
+				}
+			}
+		}
+	}
+	if got.Steps != want.Steps || len(got.Curve) != len(want.Curve) || got.BestEpoch != want.BestEpoch {
+		t.Fatalf("resumed result %+v, uninterrupted %+v", got, want)
+	}
+	for i := range want.Curve {
+		if got.Curve[i] != want.Curve[i] {
+			t.Errorf("epoch %d: resumed %+v, uninterrupted %+v", i, got.Curve[i], want.Curve[i])
+		}
+	}
+}
+
+func TestCheckpointedLRNeverOverridesConfig(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
+	cfg.CheckpointEvery = 1
+	cfg.StopAfterSteps = 1
+	m := newTinyLM(t, 3)
+	if _, err := Train(m, demoSequences(), nil, cfg, nil); !IsStopped(err) {
+		t.Fatal(err)
+	}
+	cfg.Optim.LR = 7e-4 // the resumed run is configured differently
+	cfg.StopAfterSteps = 1
+	m2 := newTinyLM(t, 3)
+	if _, err := Train(m2, demoSequences(), nil, cfg, nil); !IsStopped(err) {
+		t.Fatal(err)
+	}
+	v := m2.store.GetVariable(optimizerLRPath)
+	if v == nil {
+		t.Fatal("no learning-rate variable")
+	}
+	want := float32(cfg.Optim.LearningRate(1, 6))
+	if got := scalar(v.MustValue()); math.Abs(got-float64(want)) > 1e-9 {
+		t.Errorf("learning rate used after resume %v, configured schedule gives %v", got, want)
+	}
+}
+
+func TestNaNStopsWithDiagnosisAndKeepsLastGoodCheckpoint(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
+	cfg.CheckpointEvery = 1
+	cfg.StopAfterSteps = 2
+	if _, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil); !IsStopped(err) {
+		t.Fatal(err)
+	}
+	good, err := LoadModel(cfg.CheckpointDir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodParams, _ := good.Params()
+
+	cfg.StopAfterSteps = 0
+	cfg.Optim.LR = math.Inf(1) // the next update makes every weight non-finite
+	_, err = Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "at step 3") || !strings.Contains(err.Error(), "last finite loss") {
+		t.Fatalf("err = %v", err)
+	}
+	kept, err := LoadModel(cfg.CheckpointDir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptParams, _ := kept.Params()
+	for name := range goodParams {
+		for i := range goodParams[name] {
+			if goodParams[name][i] != keptParams[name][i] {
+				t.Fatalf("checkpoint changed: %s[%d] %v → %v", name, i, goodParams[name][i], keptParams[name][i])
+			}
+		}
+	}
+}
