@@ -151,11 +151,12 @@ func (s *Sampler) sampleBatch(prompts [][]int32, cfg SampleConfig, rng *rand.Ran
 		}
 		width = max(width, len(p))
 	}
-	width = (width + 7) / 8 * 8 // bucketed prompt width: few shapes, each compiled once
-	maxNew := min(cfg.MaxNew, ctx-width)
-	if maxNew <= 0 {
-		return fmt.Errorf("prompts of %d tokens leave no room in the context of %d", width, ctx)
+	if width+cfg.MaxNew > ctx {
+		return fmt.Errorf("a prompt of %d tokens plus %d new tokens exceeds the context of %d", width, cfg.MaxNew, ctx)
 	}
+	// Bucketed prompt width (a multiple of 8 where the context allows): few shapes, each compiled once.
+	width = min((width+7)/8*8, ctx-cfg.MaxNew)
+	maxNew := cfg.MaxNew
 	rows := make([][]int32, b)
 	pad := make([]int, b)
 	for r := range b {
