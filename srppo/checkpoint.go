@@ -21,10 +21,10 @@ import (
 const (
 	ConfigFile    = "config.json"
 	TokenizerFile = "tokenizer.json"
-	WeightsFile   = "model.safetensors"     // model weights under Hugging Face GPT-2 names
-	OptimizerFile = "optimizer.safetensors" // AdamW moments and step counters
-	BestFile      = "best.safetensors"      // weights of the best epoch so far, when not the last
-	StateFile     = "state.json"            // training position, loss curve
+	WeightsFile   = "model.safetensors" // model weights under Hugging Face GPT-2 names
+	StateTensors  = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
+	BestFile      = "best.safetensors"  // weights of the best epoch so far, when not the last
+	StateFile     = "state.json"        // training position, loss curve
 )
 
 // checkpointConfig is config.json.
@@ -200,23 +200,7 @@ func saveTraining(m *LM, dir string, st trainState, lastLoss float64) error {
 	if err != nil {
 		return err
 	}
-	opt := map[string]Tensor{}
-	for v := range m.store.IterVariables() {
-		path := v.Path()
-		if strings.HasPrefix(path, m.scope+"/") || path == optimizerLRPath {
-			continue // weights are in model.safetensors; the LR is always the configured schedule's
-		}
-		t, err := v.Value()
-		if err != nil {
-			return fmt.Errorf("optimizer variable %s: %w", path, err)
-		}
-		st, err := hostTensor(t)
-		if err != nil {
-			return fmt.Errorf("optimizer variable %s: %w", path, err)
-		}
-		opt[path] = st
-	}
-	if files[OptimizerFile], err = EncodeSafetensors(opt, nil); err != nil {
+	if files[StateTensors], err = storeState(m); err != nil {
 		return err
 	}
 	if st.BestParams != nil {
@@ -270,21 +254,8 @@ func resumeTraining(m *LM, dir string) (*trainState, error) {
 	if err := m.SetParams(params); err != nil {
 		return nil, err
 	}
-	ts, _, err := ReadSafetensors(filepath.Join(dir, OptimizerFile))
-	if err != nil {
+	if err := restoreStoreState(m, filepath.Join(dir, StateTensors)); err != nil {
 		return nil, err
-	}
-	for path, t := range ts {
-		gt := t.tensor()
-		if v := m.store.GetVariable(path); v != nil {
-			if err := v.SetValue(gt); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", dir, path, err)
-			}
-		} else if v, err := m.store.CreateVariable(path, gt); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", dir, path, err)
-		} else {
-			v.SetTrainable(false)
-		}
 	}
 	var st trainState
 	if err := readJSON(filepath.Join(dir, StateFile), &st); err != nil {
@@ -303,6 +274,54 @@ func resumeTraining(m *LM, dir string) (*trainState, error) {
 		}
 	}
 	return &st, nil
+}
+
+// storeState serialises every variable of m's store that is not a model parameter (optimizer
+// moments, step counters, a critic's value head), except the learning rate (see optimizerLRPath).
+func storeState(m *LM) ([]byte, error) {
+	params := map[string]bool{}
+	for _, p := range m.Config.paramShapes() {
+		params[varPath(m.scope, p.name)] = true
+	}
+	ts := map[string]Tensor{}
+	for v := range m.store.IterVariables() {
+		path := v.Path()
+		if params[path] || path == optimizerLRPath {
+			continue
+		}
+		t, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", path, err)
+		}
+		if ts[path], err = hostTensor(t); err != nil {
+			return nil, fmt.Errorf("variable %s: %w", path, err)
+		}
+	}
+	return EncodeSafetensors(ts, nil)
+}
+
+// restoreStoreState sets (creating where needed) the variables saved by storeState.
+func restoreStoreState(m *LM, path string) error {
+	ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	for name, t := range ts {
+		gt := t.tensor()
+		if v := m.store.GetVariable(name); v != nil {
+			if err := v.SetValue(gt); err != nil {
+				return fmt.Errorf("%s: %s: %w", path, name, err)
+			}
+			continue
+		}
+		v, err := m.store.CreateVariable(name, gt)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", path, name, err)
+		}
+		// Only a critic's value head is trained among the extra variables.
+		v.SetTrainable(name == varPath(m.scope, valueHeadWeight) || name == varPath(m.scope, valueHeadBias))
+	}
+	return nil
 }
 
 // hostTensor copies a GoMLX tensor into a safetensors Tensor.
@@ -348,7 +367,11 @@ func writeDirAtomic(dir string, files map[string][]byte) error {
 	}
 	defer os.RemoveAll(tmp)
 	for name, data := range files {
-		if err := writeSynced(filepath.Join(tmp, name), data); err != nil {
+		path := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := writeSynced(path, data); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs what the tests need on a fresh Debian machine
+# with Go, then runs gofmt/vet and every Go test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 25m ./...

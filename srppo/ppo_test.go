@@ -1,0 +1,374 @@
+package srppo
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gosrppo/gosrppo/datasets"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+// TestGAEHandWorked checks GAE on rewards [0.5, −1, 2, 0, 1] and values [1, 0.5, −0.5, 2, 0.25]
+// (γ = 1) against values worked out by hand:
+//
+//	δ = r_t + V_{t+1} − V_t = [0, −2, 4.5, −1.75, 0.75]
+//	λ = 0:    A = δ
+//	λ = 1:    A_t = Σ_{k≥t} r_k − V_t = [1.5, 1.5, 3.5, −1, 0.75]
+//	λ = 0.95: A_4 = 0.75, A_3 = −1.75 + 0.95·0.75 = −1.0375, A_2 = 4.5 − 0.95·1.0375 = 3.514375,
+//	          A_1 = −2 + 0.95·3.514375 = 1.33865625, A_0 = 0.95·1.33865625 = 1.2717234375
+func TestGAEHandWorked(t *testing.T) {
+	r := []float32{0.5, -1, 2, 0, 1}
+	v := []float32{1, 0.5, -0.5, 2, 0.25}
+	cases := []struct {
+		lambda float64
+		want   []float64
+	}{
+		{0, []float64{0, -2, 4.5, -1.75, 0.75}},
+		{1, []float64{1.5, 1.5, 3.5, -1, 0.75}},
+		{0.95, []float64{1.2717234375, 1.33865625, 3.514375, -1.0375, 0.75}},
+	}
+	for _, c := range cases {
+		adv, ret := GAE(r, v, 1, c.lambda)
+		for i := range c.want {
+			if !near(float64(adv[i]), c.want[i], 1e-5) || !near(float64(ret[i]), c.want[i]+float64(v[i]), 1e-5) {
+				t.Errorf("λ=%v t=%d: A=%v R=%v, want A=%v R=%v", c.lambda, i, adv[i], ret[i], c.want[i], c.want[i]+float64(v[i]))
+			}
+		}
+	}
+	// γ = 0.5, λ = 1: A_t = Σ_k 0.5^(k−t) r_k − V_t.
+	adv, _ := GAE(r, v, 0.5, 1)
+	want0 := 0.5 + 0.5*(-1) + 0.25*2 + 0 + 0.0625*1 - 1
+	if !near(float64(adv[0]), want0, 1e-6) {
+		t.Errorf("γ=0.5: A_0 = %v, want %v", adv[0], want0)
+	}
+}
+
+// TestUndiscountedReturnSameForEOSAndToken: with γ = 1 the return of the whole response is Σ Δ
+// whether Δ sits on every token or all of it on the last one.
+func TestUndiscountedReturnSameForEOSAndToken(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for trial := range 20 {
+		n := 1 + rng.IntN(12)
+		delta, values := make([]float32, n), make([]float32, n)
+		for i := range delta {
+			delta[i], values[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		for _, lambda := range []float64{0, 0.95, 1} {
+			_, retEOS := GAE(PlaceEOSReward(delta), values, 1, lambda)
+			_, retTok := GAE(PlaceTokenReward(delta), values, 1, lambda)
+			sum := CoherentReward(delta)
+			if lambda == 1 && (!near(float64(retEOS[0]), sum, 1e-4) || !near(float64(retTok[0]), sum, 1e-4)) {
+				t.Errorf("trial %d: return eos %v token %v, Σ Δ %v", trial, retEOS[0], retTok[0], sum)
+			}
+		}
+		// Sum of placed rewards (the undiscounted return) is identical.
+		var se, st float64
+		for i := range delta {
+			se += float64(PlaceEOSReward(delta)[i])
+			st += float64(PlaceTokenReward(delta)[i])
+		}
+		if !near(se, st, 1e-4) {
+			t.Errorf("trial %d: Σ r eos %v, token %v", trial, se, st)
+		}
+	}
+}
+
+func TestPlacementModes(t *testing.T) {
+	sft := []float32{-0.5, -1, -0.25}
+	pt := []float32{-1.5, -1, -2.25}
+	delta := CoherentDelta(sft, pt, 0) // [1, 0, 2]
+	cases := []struct {
+		mode    string
+		correct bool
+		want    []float32
+	}{
+		{PlaceEOS, false, []float32{0, 0, 3}},
+		{PlaceToken, false, []float32{1, 0, 2}},
+		{PlaceEOSMean, false, []float32{0, 0, 1}},
+		{PlaceLogpSFT, false, []float32{0, 0, -1.75}},
+		{PlaceOracle, true, []float32{0, 0, 1}},
+		{PlaceOracle, false, []float32{0, 0, 0}},
+		{PlaceZero, false, []float32{0, 0, 0}},
+	}
+	for _, c := range cases {
+		got, err := PlaceReward(c.mode, delta, sft, c.correct)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s (correct %v): %v, %v; want %v", c.mode, c.correct, got, err, c.want)
+		}
+	}
+	if _, err := PlaceReward("nope", delta, sft, false); err == nil {
+		t.Error("unknown mode accepted")
+	}
+	if got := CoherentDelta(sft, pt, 1.5); !reflect.DeepEqual(got, []float32{1, 0, 1.5}) {
+		t.Errorf("clipped Δ %v", got)
+	}
+}
+
+func TestKLZeroWhenPolicyIsReference(t *testing.T) {
+	lp := []float32{-0.1, -2.5, -0.7}
+	for _, est := range []string{KLk1, KLk3} {
+		kl, err := TokenKL(lp, lp, est)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range kl {
+			if v != 0 {
+				t.Errorf("%s: KL_%d = %v, want 0", est, i, v)
+			}
+		}
+	}
+	// k1 = log π − log π_ref; k3 = (ρ−1) − log ρ with log ρ = log π_ref − log π.
+	kl1, _ := TokenKL([]float32{-1}, []float32{-2}, KLk1)
+	kl3, _ := TokenKL([]float32{-1}, []float32{-2}, KLk3)
+	if !near(float64(kl1[0]), 1, 1e-7) || !near(float64(kl3[0]), math.Exp(-1)-1+1, 1e-6) {
+		t.Errorf("k1 %v (want 1), k3 %v (want e⁻¹)", kl1[0], kl3[0])
+	}
+}
+
+func TestWhitenUsesRealTokensOnly(t *testing.T) {
+	rows := [][]float32{{1, 2, 3}, {4}, {}}
+	mean, std := Whiten(rows, true)
+	if !near(mean, 2.5, 1e-9) || !near(std, math.Sqrt(1.25), 1e-9) {
+		t.Fatalf("mean %v std %v, want 2.5 and √1.25", mean, std)
+	}
+	want := []float64{-1.5, -0.5, 0.5, 1.5}
+	got := []float32{rows[0][0], rows[0][1], rows[0][2], rows[1][0]}
+	for i := range want {
+		if !near(float64(got[i]), want[i]/math.Sqrt(1.25), 1e-6) {
+			t.Errorf("whitened %v", got)
+		}
+	}
+}
+
+// surrogateFn evaluates ClippedSurrogate and its gradient with respect to logp.
+func surrogateFn(t *testing.T) func(logp, old, adv, mask []float32) (float64, []float32, float64) {
+	backend, err := Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := MustNewExec(backend, func(logp, old, adv, mask *Node) (*Node, *Node, *Node) {
+		loss, clipFrac, _, _ := ClippedSurrogate(logp, old, adv, mask, 0.2)
+		return loss, Gradient(loss, logp)[0], clipFrac
+	})
+	return func(logp, old, adv, mask []float32) (float64, []float32, float64) {
+		out := e.MustCall(logp, old, adv, mask)
+		return float64(tensors.ToScalar[float32](out[0])), tensors.MustCopyFlatData[float32](out[1]), float64(tensors.ToScalar[float32](out[2]))
+	}
+}
+
+func TestClippedSurrogateAndGradient(t *testing.T) {
+	f := surrogateFn(t)
+	// Ratios e^(logp−old): 1.1 (inside), 1.5 (clipped for A>0), 0.6 (clipped for A<0), 0.6 with A>0
+	// (unclipped branch is smaller), and a padded position with garbage.
+	old := []float32{-1, -1, -1, -1, 0}
+	logp := []float32{float32(math.Log(1.1)) - 1, float32(math.Log(1.5)) - 1, float32(math.Log(0.6)) - 1, float32(math.Log(0.6)) - 1, 5}
+	adv := []float32{2, 1, -1, 3, 100}
+	mask := []float32{1, 1, 1, 1, 0}
+	loss, grad, clipFrac := f(logp, old, adv, mask)
+	// min(ρA, clip(ρ)A): 2.2, 1.2, −0.8, 1.8 → loss = −(2.2+1.2−0.8+1.8)/4 = −1.1
+	if !near(loss, -1.1, 1e-5) {
+		t.Errorf("loss %v, want −1.1", loss)
+	}
+	if !near(clipFrac, 0.75, 1e-6) {
+		t.Errorf("clip fraction %v, want 0.75 (three of four ratios outside [0.8, 1.2])", clipFrac)
+	}
+	// Finite differences of the loss in each logp.
+	const h = 1e-3
+	for i := range logp {
+		up, down := append([]float32(nil), logp...), append([]float32(nil), logp...)
+		up[i] += h
+		down[i] -= h
+		lu, _, _ := f(up, old, adv, mask)
+		ld, _, _ := f(down, old, adv, mask)
+		fd := (lu - ld) / (2 * h)
+		if !near(float64(grad[i]), fd, 2e-3) {
+			t.Errorf("∂L/∂logp_%d = %v, finite difference %v", i, grad[i], fd)
+		}
+	}
+	// Analytically: −ρA/4 where unclipped wins, 0 where clipped, 0 on padding.
+	wantGrad := []float64{-1.1 * 2 / 4, 0, 0, -0.6 * 3 / 4, 0}
+	for i := range wantGrad {
+		if !near(float64(grad[i]), wantGrad[i], 1e-5) {
+			t.Errorf("gradient %d = %v, want %v", i, grad[i], wantGrad[i])
+		}
+	}
+	// Padding content never matters.
+	logp[4], adv[4] = -30, -7
+	if l2, _, _ := f(logp, old, adv, mask); l2 != loss {
+		t.Errorf("changing a padded position changed the loss: %v → %v", loss, l2)
+	}
+}
+
+func TestClippedValueLoss(t *testing.T) {
+	backend, _ := Backend()
+	e := MustNewExec(backend, func(v, old, ret, mask *Node) *Node { return ClippedValueLoss(v, old, ret, mask, 0.2) })
+	// V=1, V_old=0.5, R=2: unclipped (1−2)²=1, clipped (0.7−2)²=1.69 → max 1.69.
+	// V=0, V_old=0, R=0.1: 0.01 both. Padded position ignored. L = ½·(1.69+0.01)/2 = 0.425.
+	out := e.MustCall([]float32{1, 0, 9}, []float32{0.5, 0, 0}, []float32{2, 0.1, -9}, []float32{1, 1, 0})
+	if got := float64(tensors.ToScalar[float32](out[0])); !near(got, 0.425, 1e-6) {
+		t.Errorf("value loss %v, want 0.425", got)
+	}
+}
+
+// tinyPPOSetup returns a weak SFT model of the successor task "<q> x <a>" → "x+1 <eos>" over the
+// letters a–f (briefly trained, so it has headroom), its base, and the prompt pool with answers.
+func tinyPPOSetup(t *testing.T) (sft, pt *LM, pool []PromptSource) {
+	t.Helper()
+	pt = newTinyLM(t, 21)
+	sft, _ = pt.Clone()
+	words := sft.Tokenizer.Words()
+	var demos []Sequence
+	for i := range 6 {
+		x, y := int32(5+i), int32(5+(i+1)%6)
+		demos = append(demos, PairSequence([]int32{datasets.BOSID, datasets.QID, x, datasets.AID}, []int32{y, datasets.EOSID}))
+		pool = append(pool, PromptSource{Prompt: words[x], Split: "id", Answer: words[y]})
+	}
+	cfg := tinyTrainConfig()
+	cfg.Epochs, cfg.BatchRows, cfg.Optim.LR = 12, 1, 1e-2
+	if _, err := Train(sft, demos, nil, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	return sft, pt, pool
+}
+
+func TestRolloutStagesSerialiseAndFirstRatioIsOne(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceEOS)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 8, 2, 4, 8, 16
+	run, err := NewPPORun(t.TempDir(), cfg, 1, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	r, err := SampleRollout(run.Models.Policy, run.DrawPrompts(), cfg, 0, run.rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []func(*Rollout) error{func(r *Rollout) error { return Score(r, run.Models) }, Advantages} {
+		if err := r.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		back, err := LoadRollout(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, r) {
+			t.Fatalf("rollout at stage %s changed through save/load", r.Stage)
+		}
+		r = back // continue from the loaded copy, as a new process would
+		if err := stage(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, row := range r.Rows {
+		for i := range row.Tokens {
+			// Policy = reference at iteration 0: KL is exactly 0 and recomputed log-probs match.
+			if math.Abs(float64(row.KL[i])) > 1e-5 || math.Abs(float64(row.LogpPolicy[i]-row.LogpOld[i])) > 1e-5 {
+				t.Fatalf("row %q: KL %v, logp policy %v vs sampled %v", row.Text, row.KL, row.LogpPolicy, row.LogpOld)
+			}
+		}
+	}
+	up, err := Update(r, run.Models, run.rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(up.FirstRatio, 1, 1e-6) || !near(up.FirstKL, 0, 1e-6) {
+		t.Errorf("first minibatch ratio %v approx-KL %v, want 1 and 0", up.FirstRatio, up.FirstKL)
+	}
+	if m := RolloutMetrics(r, up); len(m.Sanity) != 0 {
+		t.Errorf("sanity failures: %v", m.Sanity)
+	}
+}
+
+// TestOracleRewardRaisesExactMatch runs PPO with the oracle reward on a tiny model and checks that
+// the rollouts' exact-match rate goes up (mean of the last five iterations against the first
+// five) and greedy exact match does not fall: the loop learns.
+func TestOracleRewardRaisesExactMatch(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	var items []datasets.EvalItem
+	for _, p := range pool {
+		items = append(items, datasets.EvalItem{Prompt: p.Prompt, Answer: p.Answer, Split: "id"})
+	}
+	em := func(m *LM) float64 {
+		rep, err := Evaluate(m, items, EvalConfig{Format: FormatChat, MaxNew: 4, BatchRows: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Overall.EM
+	}
+	before := em(sft)
+	cfg := DefaultPPOConfig(PlaceOracle)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 6, 8, 4, 16, 64
+	cfg.ActorLR, cfg.CriticLR, cfg.KLBeta, cfg.Epochs = 2e-3, 3e-3, 0.01, 4
+	run, err := NewPPORun(t.TempDir(), cfg, 2, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iters = 30
+	var correct []float64
+	for range iters {
+		m, _, err := run.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Sanity) > 0 {
+			t.Fatalf("iteration %d sanity: %v", m.Iteration, m.Sanity)
+		}
+		correct = append(correct, float64(m.Correct))
+	}
+	first, _ := meanStd(correct[:5])
+	last, _ := meanStd(correct[iters-5:])
+	after := em(run.Models.Policy)
+	t.Logf("rollout exact match %.0f%% → %.0f%%, greedy EM %.2f → %.2f", first, last, before, after)
+	if last < first+15 || after < before {
+		t.Errorf("oracle PPO did not learn: rollout exact match %.0f%% → %.0f%%, greedy EM %.2f → %.2f", first, last, before, after)
+	}
+}
+
+func TestPPOResumeReplaysBitForBit(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceToken)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch, cfg.ActorLR = 4, 2, 4, 4, 8, 1e-3
+	dir := t.TempDir()
+	run, err := NewPPORun(dir, cfg, 3, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	// Two independent resumptions from the same checkpoint give identical iterations.
+	var results []*Metrics
+	var params []map[string][]float32
+	for range 2 {
+		r2, err := NewPPORun(dir+"/../"+filepath.Base(dir), cfg, 99, sft, pt, pool) // seed ignored on resume
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r2.Iteration != 1 {
+			t.Fatalf("resumed at iteration %d, want 1", r2.Iteration)
+		}
+		r2.Dir = t.TempDir() // keep the original checkpoint for the second resumption
+		m, _, err := r2.Iterate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Seconds = 0
+		results = append(results, m)
+		p, _ := r2.Models.Policy.Params()
+		params = append(params, p)
+	}
+	if !reflect.DeepEqual(results[0], results[1]) || !reflect.DeepEqual(params[0], params[1]) {
+		t.Errorf("two replays of iteration 1 differ:\n%+v\n%+v", results[0], results[1])
+	}
+	ms, err := ReadMetrics(dir)
+	if err != nil || len(ms) != 1 || ms[0].Iteration != 0 {
+		t.Errorf("metrics.jsonl: %v, %v", ms, err)
+	}
+}
