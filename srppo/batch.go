@@ -131,3 +131,14 @@ func OneSequencePerRow(seqs []Sequence, b, t int) (*Batch, error) {
 	}
 	return bt, nil
 }
+
+// RowWidth is the number of columns a one-sequence-per-row batch of seqs needs: the longest
+// sequence's targets, rounded up to a multiple of 8 (so that few shapes are compiled) and capped
+// at the context. Scoring and PPO updates use it instead of the full context: responses are short.
+func RowWidth(seqs []Sequence, context int) int {
+	w := 1
+	for _, s := range seqs {
+		w = max(w, len(s.Tokens)-1)
+	}
+	return min((w+7)/8*8, context)
+}

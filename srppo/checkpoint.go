@@ -306,8 +306,15 @@ func restoreStoreState(m *LM, path string) error {
 	if err != nil {
 		return err
 	}
-	for name, t := range ts {
-		gt := t.tensor()
+	// Sorted, so that variables are created in the same order on every load: the optimizer visits
+	// them in store order, and a different order would change floating-point sums (the global norm).
+	names := make([]string, 0, len(ts))
+	for name := range ts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		gt := ts[name].tensor()
 		if v := m.store.GetVariable(name); v != nil {
 			if err := v.SetValue(gt); err != nil {
 				return fmt.Errorf("%s: %s: %w", path, name, err)

@@ -96,7 +96,7 @@ func ScoreModels(models []*LM, pairs []Sequence, batchSize int) ([][][]float32, 
 	}
 	for start := 0; start < len(pairs); start += batchSize {
 		chunk := pairs[start:min(start+batchSize, len(pairs))]
-		bt, err := OneSequencePerRow(chunk, batchSize, t)
+		bt, err := OneSequencePerRow(chunk, batchSize, RowWidth(chunk, t))
 		if err != nil {
 			return nil, fmt.Errorf("pairs %d…: %w", start, err)
 		}

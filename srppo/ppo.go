@@ -123,10 +123,12 @@ func NewCritic(trunk *LM) (*Critic, error) {
 		return nil, err
 	}
 	d := lm.Config.DModel
-	if _, err := lm.store.CreateVariable(varPath(lm.scope, valueHeadWeight), tensors.FromFlatDataAndDimensions(make([]float32, d), d)); err != nil {
+	// Created in name order (bias, weight), the order restoreStoreState recreates them in, so a
+	// resumed critic sums its gradient norm in the same order as a fresh one.
+	if _, err := lm.store.CreateVariable(varPath(lm.scope, valueHeadBias), tensors.FromScalar(float32(0))); err != nil {
 		return nil, err
 	}
-	if _, err := lm.store.CreateVariable(varPath(lm.scope, valueHeadBias), tensors.FromScalar(float32(0))); err != nil {
+	if _, err := lm.store.CreateVariable(varPath(lm.scope, valueHeadWeight), tensors.FromFlatDataAndDimensions(make([]float32, d), d)); err != nil {
 		return nil, err
 	}
 	return &Critic{LM: lm}, nil

@@ -367,6 +367,22 @@ func TestPPOResumeReplaysBitForBit(t *testing.T) {
 	if !reflect.DeepEqual(results[0], results[1]) || !reflect.DeepEqual(params[0], params[1]) {
 		t.Errorf("two replays of iteration 1 differ:\n%+v\n%+v", results[0], results[1])
 	}
+	// And both equal the uninterrupted run.
+	straight, err := NewPPORun(t.TempDir(), cfg, 3, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *Metrics
+	for range 2 {
+		if m, _, err = straight.Iterate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Seconds = 0
+	p, _ := straight.Models.Policy.Params()
+	if !reflect.DeepEqual(m, results[0]) || !reflect.DeepEqual(p, params[0]) {
+		t.Errorf("resumed iteration 1 differs from the uninterrupted run:\n%+v\n%+v", results[0], m)
+	}
 	ms, err := ReadMetrics(dir)
 	if err != nil || len(ms) != 1 || ms[0].Iteration != 0 {
 		t.Errorf("metrics.jsonl: %v, %v", ms, err)

@@ -193,7 +193,8 @@ func criticValues(c *Critic, pairs []Sequence, batchRows int) ([][]float32, erro
 	t := c.LM.Config.Context
 	for start := 0; start < len(pairs); start += batchRows {
 		chunk := pairs[start:min(start+batchRows, len(pairs))]
-		bt, err := OneSequencePerRow(chunk, batchRows, t)
+		w := RowWidth(chunk, t)
+		bt, err := OneSequencePerRow(chunk, batchRows, w)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +207,7 @@ func criticValues(c *Critic, pairs []Sequence, batchRows int) ([][]float32, erro
 			return nil, err
 		}
 		for r, s := range chunk {
-			out[start+r] = append([]float32(nil), flat[r*t+s.LossFrom:r*t+len(s.Tokens)-1]...)
+			out[start+r] = append([]float32(nil), flat[r*w+s.LossFrom:r*w+len(s.Tokens)-1]...)
 		}
 	}
 	return out, nil

@@ -98,6 +98,7 @@ func buildMinibatch(rows []RolloutRow, idx []int, b, t int) (*minibatch, error) 
 	for i, k := range idx {
 		seqs[i] = PairSequence(rows[k].PromptTokens, rows[k].Tokens)
 	}
+	t = RowWidth(seqs, t)
 	bt, err := OneSequencePerRow(seqs, b, t)
 	if err != nil {
 		return nil, err
