@@ -178,5 +178,8 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	return datasets.WriteFileAtomic(path, append(data, '\n'))
 }

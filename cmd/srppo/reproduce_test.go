@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gosrppo/gosrppo/datasets"
+)
+
+// TestReproduceSmoke runs every stage of `srppo reproduce` on a tiny world and a tiny model and
+// checks that the tables have every row and column with numbers in range (not their values).
+func TestReproduceSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pipeline smoke test")
+	}
+	w := datasets.Lean()
+	w.CorpusDocs, w.DemoSizes, w.HeldOutDemos, w.PromptPool, w.EvalPerSplit = 300, []int{16}, 16, 60, 12
+	wd, err := w.Generate(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := wd.WriteDir(data); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"-data", data, "-out", out, "-budget", "smoke", "-layers", "1", "-d-model", "16", "-heads", "2", "-d-ff", "32"}
+	run := func() {
+		if code := dispatch(append([]string{"reproduce"}, args...), io.Discard, os.Stderr); code != 0 {
+			t.Fatalf("reproduce exited %d", code)
+		}
+	}
+	run()
+	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb tables
+	if err := json.Unmarshal(raw, &tb); err != nil {
+		t.Fatal(err)
+	}
+	splits := []string{"id", "ood_op", "ood_len"}
+	wantT1 := []string{"N=16 PT zero-shot", "N=16 SFT", "N=16 SFT-long", "N=16 SRPPO-eos", "N=16 SRPPO-token", "N=16 oracle-PPO"}
+	checkRows(t, "T1", tb.T1, wantT1, append(suffix(splits, " EM"), "EOS %", "length"))
+	checkRows(t, "T2", tb.T2, []string{"eos", "eos_mean", "logp_sft", "oracle", "token", "token whitened", "token λ=1", "zero"},
+		[]string{"len@0", "trunc%@0", "EOS%@0", "len@1", "KL", "reward", "id EM"})
+	checkRows(t, "T3", tb.T3, []string{"N=16 id", "N=16 ood_op", "N=16 ood_len"}, []string{"pass@1", "pass@2", "best-of-2 by r", "pairwise acc", "Δ content", "Δ EOS"})
+	checkRows(t, "T4", tb.T4, []string{"pool: SFT prompts", "pool: new id", "pool: id+ood"}, suffix(splits, " EM"))
+	checkRows(t, "T5", tb.T5, []string{"eos", "logp_sft", "oracle", "zero"}, []string{"reward", "KL"})
+	for _, table := range [][]tableRow{tb.T1, tb.T3, tb.T4} {
+		for _, r := range table {
+			for col, c := range r.Cells {
+				rate := strings.Contains(col, "EM") || strings.HasPrefix(col, "pass") || strings.HasPrefix(col, "best") || col == "pairwise acc"
+				m := float64(c.Mean)
+				if rate && !math.IsNaN(m) && (m < 0 || m > 1 || len(c.All) != 2) {
+					t.Errorf("%s / %s = %+v: want a rate in [0,1] over 2 seeds", r.Name, col, c)
+				}
+				if col == "EOS %" && (m < 0 || m > 100) {
+					t.Errorf("%s / EOS %% = %v", r.Name, c.Mean)
+				}
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "tables.md"))
+	if err != nil || !strings.Contains(string(md), "## T1 — main results") || !strings.Contains(string(md), "## T5 — reward ablation") {
+		t.Errorf("tables.md incomplete: %v", err)
+	}
+	// A second run finds every stage cached and gives the same tables.
+	run()
+	again, _ := os.ReadFile(filepath.Join(out, "tables.json"))
+	var tb2 tables
+	json.Unmarshal(again, &tb2)
+	if len(tb2.T1) != len(tb.T1) || tb2.T1[3].Cells["id EM"].Mean != tb.T1[3].Cells["id EM"].Mean {
+		t.Error("the cached rerun changed the tables")
+	}
+}
+
+func suffix(xs []string, s string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x + s
+	}
+	return out
+}
+
+func checkRows(t *testing.T, table string, rows []tableRow, names, cols []string) {
+	t.Helper()
+	got := map[string]tableRow{}
+	for _, r := range rows {
+		got[r.Name] = r
+	}
+	for _, n := range names {
+		r, ok := got[n]
+		if !ok {
+			t.Errorf("%s: row %q missing (have %d rows)", table, n, len(rows))
+			continue
+		}
+		for _, c := range cols {
+			if _, ok := r.Cells[c]; !ok {
+				t.Errorf("%s: row %q has no column %q (has %v)", table, n, c, r.Order)
+			}
+		}
+	}
+}
