@@ -112,6 +112,7 @@ func meanStd(x []float64) (float64, float64) {
 //	DIR/checkpoint/state.json        iteration, RNG state, config
 //	DIR/metrics.jsonl                one Metrics line per iteration (appended)
 //	DIR/completions.jsonl            prompt, response, reward, KL, length per row per iteration (appended)
+//	DIR/rollout.json                 the latest iteration's rollout with every per-token quantity
 //	DIR/model/                       the current policy as a plain model directory
 //
 // Appended lines carry their iteration; after an interruption the resumed iteration is appended
@@ -276,6 +277,9 @@ func (run *PPORun) Iterate() (*Metrics, *Rollout, error) {
 	}
 	m.Seconds = time.Since(start).Seconds()
 	if err := run.appendLogs(r, m); err != nil {
+		return nil, nil, err
+	}
+	if err := r.Save(filepath.Join(run.Dir, "rollout.json")); err != nil {
 		return nil, nil, err
 	}
 	return &m, r, run.Checkpoint()

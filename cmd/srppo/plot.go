@@ -264,19 +264,27 @@ func runMode(dir string) string {
 	return ""
 }
 
-// inputNames names runs or report files: by their last path component (without .json), after
-// dropping trailing components that every path shares ("a/eos/report.json" and
-// "a/token/report.json" are "eos" and "token"), and with more components until the names are
-// distinct.
-func inputNames(paths []string) []string {
+// inputNames names runs or report files by their last path component (without .json), with
+// more components where names collide ("a/eos" and "b/eos"). With dropShared, trailing
+// components that every path shares are dropped first, so that eval reports with one file name
+// are named by their directories ("a/eos/report.json" and "a/token/report.json" are "eos" and
+// "token").
+func inputNames(paths []string, dropShared bool) []string {
 	parts := make([][]string, len(paths))
+	distinct := map[string]bool{}
 	for i, p := range paths {
-		parts[i] = strings.Split(strings.TrimSuffix(filepath.ToSlash(filepath.Clean(p)), ".json"), "/")
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		p = strings.TrimSuffix(filepath.ToSlash(filepath.Clean(p)), ".json")
+		distinct[p] = true
+		parts[i] = strings.Split(p, "/")
 	}
-	for len(parts) > 1 {
+	for dropShared && len(distinct) > 1 {
 		last, shared := parts[0][len(parts[0])-1], true
 		for _, ps := range parts {
-			shared = shared && len(ps) > 1 && ps[len(ps)-1] == last
+			// Keep a non-empty last component.
+			shared = shared && len(ps) > 1 && ps[len(ps)-2] != "" && ps[len(ps)-1] == last
 		}
 		if !shared {
 			break
@@ -285,28 +293,56 @@ func inputNames(paths []string) []string {
 			parts[i] = parts[i][:len(parts[i])-1]
 		}
 	}
+	// Lengthen colliding names one component at a time.
+	depth := make([]int, len(paths))
 	names := make([]string, len(paths))
-	for depth := 1; ; depth++ {
-		seen := map[string]int{}
+	for i := range depth {
+		depth[i] = 1
+	}
+	for {
+		byName := map[string][]int{}
 		for i, ps := range parts {
-			names[i] = strings.Join(ps[max(0, len(ps)-depth):], "/")
-			seen[names[i]]++
+			names[i] = strings.TrimPrefix(strings.Join(ps[max(0, len(ps)-depth[i]):], "/"), "/")
+			byName[names[i]] = append(byName[names[i]], i)
 		}
-		distinct := len(seen) == len(names)
-		if distinct || depth > 16 {
-			if !distinct { // the same path twice
-				for i := range names {
-					names[i] = fmt.Sprintf("%s #%d", names[i], i+1)
+		grown := false
+		for _, idx := range byName {
+			full := map[string]bool{}
+			for _, i := range idx {
+				full[strings.Join(parts[i], "/")] = true
+			}
+			if len(full) < 2 { // no collision, or the same path more than once
+				continue
+			}
+			for _, i := range idx {
+				if depth[i] < len(parts[i]) {
+					depth[i]++
+					grown = true
 				}
 			}
-			return names
+		}
+		if !grown {
+			break
 		}
 	}
+	// Identical paths keep colliding: number them.
+	count := map[string]int{}
+	for _, n := range names {
+		count[n]++
+	}
+	seen := map[string]int{}
+	for i, n := range names {
+		if count[n] > 1 {
+			seen[n]++
+			names[i] = fmt.Sprintf("%s #%d", n, seen[n])
+		}
+	}
+	return names
 }
 
 // ppo writes the PPO figures of dirs[0], comparing with dirs[1:] where a figure shows runs.
 func (p *figureWriter) ppo(dirs []string, iters []int, rows int) error {
-	names := inputNames(dirs)
+	names := inputNames(dirs, false)
 	runs := make([]plotting.RunMetrics, len(dirs))
 	for i, d := range dirs {
 		ms, err := readRunMetrics(d)
@@ -328,7 +364,7 @@ func (p *figureWriter) ppo(dirs []string, iters []int, rows int) error {
 		if err != nil {
 			return nil, err
 		}
-		return plotting.PPODashboard(fmt.Sprintf("PPO %s, iterations %d–%d", lead.Name, first, last), d, f)
+		return plotting.PPODashboard(fmt.Sprintf("PPO dashboard: %s, iterations %d–%d", lead.Name, first, last), d, f)
 	})
 	p.write("curves", func(f plotting.Format) ([]byte, error) {
 		panels, notes, err := plotting.CurvesFromMetrics(runs)
@@ -567,7 +603,7 @@ func (p *figureWriter) overfitting(path, name string) error {
 
 // reports writes grouped_bars: exact match per split (and overall) of each eval report.
 func (p *figureWriter) reports(paths []string) error {
-	names := inputNames(paths)
+	names := inputNames(paths, true)
 	var bars, overall []plotting.Bar
 	formats := map[string]bool{}
 	for i, path := range paths {

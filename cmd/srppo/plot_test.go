@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,10 +92,10 @@ func fakePPORun(t *testing.T, dir, mode string, iters int, growth float64, seed 
 		m.DeltaContent = srppo.Float(0.2 + 0.01*float64(it))
 		m.DeltaEOS = srppo.Float(5 - 0.02*float64(it))
 		m.Correct = srppo.Float(math.NaN()) // no gold answers
-		m.ClipFrac = 0.05 + 0.001*float64(it)
-		m.ApproxKL = 0.002 + 0.0001*float64(it)
-		m.ValueLoss = 2 * math.Exp(-0.1*float64(it))
-		m.Entropy = 1.2 - 0.005*float64(it)
+		m.ClipFrac = 0.05 + 0.001*float64(it) + 0.005*rng.Float64()
+		m.ApproxKL = 0.002 + 0.0001*float64(it)*float64(seed)
+		m.ValueLoss = 2*math.Exp(-0.1*float64(it)) + 0.05*rng.Float64()
+		m.Entropy = 1.2 - 0.005*float64(it)*float64(seed)
 		m.ExplainedVar = srppo.Float(0.9 * (1 - math.Exp(-0.2*float64(it))))
 		if it == 3 {
 			m.ExplainedVar = srppo.Float(math.NaN()) // every return equal: undefined
@@ -218,7 +219,7 @@ func TestPlotPPORun(t *testing.T) {
 	root := t.TempDir()
 	eos, token := filepath.Join(root, "runs", "eos"), filepath.Join(root, "runs", "token")
 	fakePPORun(t, eos, srppo.PlaceEOS, 41, 0.01, 1)
-	fakePPORun(t, token, srppo.PlaceToken, 41, 0.3, 2)
+	fakePPORun(t, token, srppo.PlaceToken, 41, 0.45, 2)
 	if err := fakeRollout(40).Save(filepath.Join(eos, "rollout.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +301,29 @@ func TestLastRollout(t *testing.T) {
 	}
 	if r, _, err := lastRollout(dir); err != nil || r.Iteration != 42 {
 		t.Fatalf("DIR/rollout.json is not preferred: %v, %v", r, err)
+	}
+}
+
+func TestInputNames(t *testing.T) {
+	for _, tc := range []struct {
+		paths      []string
+		dropShared bool
+		want       []string
+	}{
+		{[]string{"/x/runs/eos"}, false, []string{"eos"}},
+		{[]string{"/x/report.json"}, true, []string{"report"}},
+		{[]string{"/x/runs/eos", "/x/runs/token"}, false, []string{"eos", "token"}},
+		{[]string{"/x/seed1/eos", "/x/seed2/eos"}, false, []string{"seed1/eos", "seed2/eos"}},
+		{[]string{"/tmp/ppo1", "/tmp/b/ppo1", "/tmp/c/ppo2"}, false, []string{"tmp/ppo1", "b/ppo1", "ppo2"}},
+		{[]string{"/x/sft/report.json", "/x/eos/report.json"}, true, []string{"sft", "eos"}},
+		{[]string{"/x/sft/report.json", "/x/eos/report.json"}, false, []string{"sft/report", "eos/report"}},
+		{[]string{"/a/eos/r.json", "/b/eos/r.json", "/b/token/r.json"}, true, []string{"a/eos", "b/eos", "token"}},
+		{[]string{"/x/eos", "/x/eos"}, false, []string{"eos #1", "eos #2"}},
+		{[]string{"/eos", "/eos"}, true, []string{"eos #1", "eos #2"}},
+	} {
+		if got := inputNames(tc.paths, tc.dropShared); !slices.Equal(got, tc.want) {
+			t.Errorf("inputNames(%q, %v) = %q, want %q", tc.paths, tc.dropShared, got, tc.want)
+		}
 	}
 }
 

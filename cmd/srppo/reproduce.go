@@ -397,17 +397,12 @@ func (rp *reproduction) ppoRun(name string, sftDir string, seed int, cfg srppo.P
 			return err
 		}
 		for run.Iteration < rp.b.Iterations {
-			m, r, err := run.Iterate()
+			m, _, err := run.Iterate()
 			if err != nil {
 				return err
 			}
 			for _, s := range m.Sanity {
 				rp.logf("SANITY FAILURE %s iteration %d: %s", name, m.Iteration, s)
-			}
-			if run.Iteration == rp.b.Iterations {
-				if err := r.Save(filepath.Join(dir, "rollout.json")); err != nil {
-					return err
-				}
 			}
 			if m.Iteration%5 == 0 || run.Iteration == rp.b.Iterations {
 				rp.logf("PPO %s it %d: reward %.2f KL %.3f len %.1f EOS %.0f%% trunc %.0f%% (%.1fs)", name, m.Iteration, m.Reward, m.KL, m.Length, m.EOSPct, m.TruncPct, m.Seconds)
