@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need on a fresh Debian machine
-# with Go, then runs gofmt/vet and every Go test.
+# with Go, then runs gofmt/vet, every Go test and the Dockerfile lint (dockerfile-utils from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -11,3 +11,4 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 25m ./...
+bash docker/lint.sh

@@ -44,10 +44,6 @@ func NewBackend(config string) (b compute.Backend, err error) {
 	case name != "xla":
 		return nil, fmt.Errorf("unknown backend %q in %s=%q: use %q or xla:<plugin name or absolute path>", name, compute.ConfigEnvVar, config, DefaultBackend)
 	}
-	if name == "xla" {
-		// Never let go-xla download a plugin at run time: an explicit plugin path or name is required.
-		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-	}
 	defer func() {
 		// compute.NewWithConfig panics on some configuration errors; report them as errors.
 		if r := recover(); r != nil {

@@ -180,12 +180,15 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 	if err != nil {
 		return nil, err
 	}
-	rows0, err := epochRows(train, cfg.Seed, 0, m.Config.Context)
-	if err != nil {
-		return nil, err
+	// Each epoch packs its own shuffle, so the number of rows (and steps) varies a little.
+	total := 0
+	for e := range cfg.Epochs {
+		rows, err := epochRows(train, cfg.Seed, e, m.Config.Context)
+		if err != nil {
+			return nil, err
+		}
+		total += (len(rows) + cfg.BatchRows - 1) / cfg.BatchRows
 	}
-	stepsPerEpoch := (len(rows0) + cfg.BatchRows - 1) / cfg.BatchRows
-	total := stepsPerEpoch * cfg.Epochs
 
 	st := trainState{BestEpoch: -1, BestHeldOut: Float(math.Inf(1))}
 	if cfg.CheckpointDir != "" {

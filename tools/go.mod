@@ -5,7 +5,6 @@ go 1.26.8
 tool (
 	github.com/janpfeifer/gonb
 	golang.org/x/tools/cmd/goimports
-	golang.org/x/tools/gopls
 )
 
 require (
@@ -46,7 +45,9 @@ require (
 	golang.org/x/telemetry v0.0.0-20261009151841-97e8ea77aa2a // indirect
 	golang.org/x/text v0.38.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect
-	golang.org/x/tools/gopls v0.23.0 // indirect
+	// gopls is pinned here but installed on its own (go install golang.org/x/tools/gopls@v0.23.0):
+	// built inside this module it would get x/tools v0.52.0 (goimports's) and not compile.
+	golang.org/x/tools/gopls v0.23.0
 	golang.org/x/vuln v1.4.0 // indirect
 	honnef.co/go/tools v0.8.0-rc.1 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
