@@ -12,7 +12,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := newTrainer(m, DefaultPretrainConfig())
+	tr, err := NewStepper(m, DefaultPretrainConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -22,12 +22,12 @@ func BenchmarkTrainStep(b *testing.B) {
 		bt.Tokens[i], bt.Targets[i] = int32(rng.IntN(30)), int32(rng.IntN(30))
 		bt.Positions[i], bt.Segments[i], bt.LossMask[i] = int32(i%64), 1, 1
 	}
-	if _, _, err := tr.runStep(bt, 1e-3); err != nil { // compile
+	if _, _, err := tr.Step(bt, 1e-3); err != nil { // compile
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, err := tr.runStep(bt, 1e-3); err != nil {
+		if _, _, err := tr.Step(bt, 1e-3); err != nil {
 			b.Fatal(err)
 		}
 	}
