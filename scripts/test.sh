@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need on a fresh Debian machine
-# with Go, then runs gofmt/vet, every Go test and the Dockerfile lint (dockerfile-utils from npm).
+# with Go, then runs gofmt/vet, every Go test, the Dockerfile lint (dockerfile-utils from npm) and the
+# notebook checker (Debian's Jupyter, GoNB from tools/go.mod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -12,3 +13,4 @@ fi
 go vet ./...
 go test -count=1 -timeout 25m ./...
 bash docker/lint.sh
+bash notebooks/check.sh

@@ -15,10 +15,13 @@ import (
 // TrainConfig configures next-token training: pretraining on a corpus (every target counts) and
 // SFT on demonstrations (response targets only) share it.
 type TrainConfig struct {
-	Seed      uint64      `json:"seed"`       // shuffling; same seed + same backend → same weights
-	BatchRows int         `json:"batch_rows"` // rows of Config.Context tokens per step
-	Epochs    int         `json:"epochs"`     // passes over the training sequences
-	Optim     OptimConfig `json:"optim"`
+	Seed      uint64 `json:"seed"`       // shuffling; same seed + same backend → same weights
+	BatchRows int    `json:"batch_rows"` // rows of Config.Context tokens per step
+	Epochs    int    `json:"epochs"`     // passes over the training sequences
+	// MinSteps raises the number of epochs until at least this many optimiser steps are taken, so
+	// that a handful of demonstrations still gets a real fine-tune (0: Epochs as given).
+	MinSteps int         `json:"min_steps"`
+	Optim    OptimConfig `json:"optim"`
 	// CheckpointDir, when set, receives an atomic checkpoint every CheckpointEvery steps and at
 	// each epoch end; training resumes from it.
 	CheckpointDir   string `json:"-"`
@@ -34,10 +37,10 @@ func DefaultPretrainConfig() TrainConfig {
 		LR: 3e-3, MinLRFrac: 0.1, WarmupSteps: 100, WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradClip: 1}}
 }
 
-// DefaultSFTConfig are the SFT defaults: a smaller learning rate, many epochs over few demos
-// (the best epoch on held-out demos is kept).
+// DefaultSFTConfig are the SFT defaults: a smaller learning rate, at least 20 epochs and 300
+// steps (few demos get many epochs); the best epoch on held-out demos is kept.
 func DefaultSFTConfig() TrainConfig {
-	return TrainConfig{Seed: 1, BatchRows: 16, Epochs: 20, CheckpointEvery: 0, Optim: OptimConfig{
+	return TrainConfig{Seed: 1, BatchRows: 8, Epochs: 20, MinSteps: 300, CheckpointEvery: 0, Optim: OptimConfig{
 		LR: 1e-3, MinLRFrac: 0.1, WarmupSteps: 10, WeightDecay: 0.0, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradClip: 1}}
 }
 
@@ -53,10 +56,11 @@ type Progress struct {
 	ETA              time.Duration
 }
 
-// EpochStat is one point of the overfitting curve.
+// EpochStat is one point of the overfitting curve, taken after every epoch (every epochs/20
+// epochs for long runs).
 type EpochStat struct {
 	Epoch     int     `json:"epoch"`
-	TrainLoss float64 `json:"train_loss"` // mean over the epoch's steps
+	TrainLoss float64 `json:"train_loss"` // mean over the steps since the previous point
 	HeldOut   Float   `json:"held_out"`   // mean loss per target token on held-out sequences (NaN if none)
 }
 
@@ -182,12 +186,13 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 	}
 	// Each epoch packs its own shuffle, so the number of rows (and steps) varies a little.
 	total := 0
-	for e := range cfg.Epochs {
+	for e := 0; e < cfg.Epochs || total < cfg.MinSteps; e++ {
 		rows, err := epochRows(train, cfg.Seed, e, m.Config.Context)
 		if err != nil {
 			return nil, err
 		}
 		total += (len(rows) + cfg.BatchRows - 1) / cfg.BatchRows
+		cfg.Epochs = max(cfg.Epochs, e+1)
 	}
 
 	st := trainState{BestEpoch: -1, BestHeldOut: Float(math.Inf(1))}
@@ -199,9 +204,10 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		}
 	}
 	res := &TrainResult{}
-	var lastFinite float64 = math.NaN()
-	var epochLossSum float64
-	var epochSteps int
+	lastFinite := math.NaN()
+	// About 20 held-out evaluations per run: a few demonstrations trained for hundreds of epochs
+	// would otherwise spend most of the time evaluating.
+	evalEvery := max(1, cfg.Epochs/20)
 	begin := time.Now()
 	var tokens int64
 	stepsThisCall := 0
@@ -209,11 +215,6 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		rows, err := epochRows(train, cfg.Seed, epoch, m.Config.Context)
 		if err != nil {
 			return nil, err
-		}
-		if epoch != st.Epoch || st.Batch == 0 {
-			epochLossSum, epochSteps = 0, 0
-		} else {
-			epochLossSum, epochSteps = st.EpochLossSum, st.EpochSteps
 		}
 		for b := 0; b*cfg.BatchRows < len(rows); b++ {
 			if epoch == st.Epoch && b < st.Batch {
@@ -236,9 +237,8 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 			st.Step++
 			st.Batch = b + 1
 			st.Epoch = epoch
-			epochLossSum += loss
-			epochSteps++
-			st.EpochLossSum, st.EpochSteps = epochLossSum, epochSteps
+			st.EpochLossSum += loss
+			st.EpochSteps++
 			tokens += int64(bt.LossTokens())
 			stepsThisCall++
 			if progress != nil {
@@ -256,11 +256,16 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 				return nil, errStopped
 			}
 		}
+		st.Epoch, st.Batch = epoch+1, 0
+		if (epoch+1)%evalEvery != 0 && epoch != cfg.Epochs-1 {
+			continue // not a point of the curve (the checkpoints of the steps cover resumption)
+		}
 		held, err := tr.heldOutLoss(heldOut)
 		if err != nil {
 			return nil, err
 		}
-		st.Curve = append(st.Curve, EpochStat{Epoch: epoch, TrainLoss: epochLossSum / float64(max(epochSteps, 1)), HeldOut: Float(held)})
+		st.Curve = append(st.Curve, EpochStat{Epoch: epoch, TrainLoss: st.EpochLossSum / float64(max(st.EpochSteps, 1)), HeldOut: Float(held)})
+		st.EpochLossSum, st.EpochSteps = 0, 0
 		if len(heldOut) == 0 || held < float64(st.BestHeldOut) || st.BestEpoch < 0 {
 			st.BestEpoch, st.BestHeldOut = epoch, Float(held)
 			if epoch < cfg.Epochs-1 {
@@ -271,7 +276,6 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 				st.BestParams = nil
 			}
 		}
-		st.Epoch, st.Batch = epoch+1, 0
 		if cfg.CheckpointDir != "" {
 			if err := saveTraining(m, cfg.CheckpointDir, st, lastFinite); err != nil {
 				return nil, err
@@ -290,10 +294,10 @@ func IsStopped(err error) bool { return errors.Is(err, errStopped) }
 
 // trainState is the resumable position of a training run (saved with each checkpoint).
 type trainState struct {
-	Epoch        int         `json:"epoch"` // current epoch
-	Batch        int         `json:"batch"` // batches of the current epoch already done
-	Step         int         `json:"step"`  // optimiser steps done
-	EpochLossSum float64     `json:"epoch_loss_sum"`
+	Epoch        int         `json:"epoch"`          // current epoch
+	Batch        int         `json:"batch"`          // batches of the current epoch already done
+	Step         int         `json:"step"`           // optimiser steps done
+	EpochLossSum float64     `json:"epoch_loss_sum"` // train loss summed since the last curve point
 	EpochSteps   int         `json:"epoch_steps"`
 	Curve        []EpochStat `json:"curve"`
 	BestEpoch    int         `json:"best_epoch"`

@@ -30,7 +30,7 @@ evaluation per split (splits come from eval.jsonl). It prints the tables T0–T5
 seeds) as it goes and writes OUT/tables.md and OUT/tables.json. Every stage is cached under OUT:
 an interrupted run continues where it stopped.
 
-Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 12 PPO iterations of 32 prompts × 2
+Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 40 PPO iterations of 64 prompts × 2
 samples for eos, token and oracle, 100 eval items per split) and grid (N = 16, 64, 1024, three
 seeds, T1 modes with 40 iterations, T2/T4/T5 at N = 64 — sized for about 2.5 h).`
 
@@ -50,6 +50,7 @@ type budget struct {
 	T3Items       int      `json:"t3_items_per_split"`
 	T3K           int      `json:"t3_k"`
 	SFTEpochs     int      `json:"sft_epochs"`
+	SFTMinSteps   int      `json:"sft_min_steps"`
 	PretrainEpoch int      `json:"pretrain_epochs"` // for a -data directory without a shipped base
 }
 
@@ -57,12 +58,12 @@ var budgets = map[string]budget{
 	// smoke exercises every stage in seconds on a tiny world and model (the CI test).
 	"smoke": {Ns: []int{16}, Seeds: 2, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 16,
 		T2Extra: true, T4: true, T5: true, Iterations: 2, T2At: []int{0, 1}, RolloutPrompt: 4, EvalPerSplit: 6,
-		T3Items: 3, T3K: 2, SFTEpochs: 2, PretrainEpoch: 1},
+		T3Items: 3, T3K: 2, SFTEpochs: 2, PretrainEpoch: 1, SFTMinSteps: 4},
 	"quick": {Ns: []int{64}, Seeds: 1, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
-		Iterations: 12, T2At: []int{0, 6, 11}, RolloutPrompt: 32, EvalPerSplit: 100, T3Items: 40, T3K: 8, SFTEpochs: 20, PretrainEpoch: 1},
+		Iterations: 40, T2At: []int{0, 20, 39}, RolloutPrompt: 64, EvalPerSplit: 100, T3Items: 40, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 1},
 	"grid": {Ns: []int{16, 64, 1024}, Seeds: 3, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
 		T2Extra: true, T4: true, T5: true, Iterations: 40, T2At: []int{0, 10, 20, 39}, RolloutPrompt: 64, EvalPerSplit: 200,
-		T3Items: 100, T3K: 8, SFTEpochs: 20, PretrainEpoch: 3},
+		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3},
 }
 
 func runReproduce(args []string) error {
@@ -364,7 +365,7 @@ func (rp *reproduction) sft(n, seed int) (string, error) {
 			return err
 		}
 		cfg := srppo.DefaultSFTConfig()
-		cfg.Seed, cfg.Epochs = uint64(seed), rp.b.SFTEpochs
+		cfg.Seed, cfg.Epochs, cfg.MinSteps = uint64(seed), rp.b.SFTEpochs, rp.b.SFTMinSteps
 		res, err := srppo.Train(m, train, held, cfg, nil)
 		if err != nil {
 			return err

@@ -49,26 +49,28 @@ func (f modelFlags) config(vocab int) srppo.Config {
 type trainFlags struct {
 	seed                          *uint64
 	epochs, batch, warmup, ckEach *int
+	minSteps                      *int
 	lr, wd, clip                  *float64
 	stall                         *time.Duration
 }
 
 func addTrainFlags(fs *flag.FlagSet, d srppo.TrainConfig) trainFlags {
 	return trainFlags{
-		seed:   fs.Uint64("seed", d.Seed, "random `seed` (initialisation and shuffling); same seed and backend give the same weights"),
-		epochs: fs.Int("epochs", d.Epochs, "passes over the training data"),
-		batch:  fs.Int("batch", d.BatchRows, "batch `rows` of -context tokens (sequences are packed into rows)"),
-		warmup: fs.Int("warmup", d.Optim.WarmupSteps, "linear warm-up `steps` before the cosine decay"),
-		ckEach: fs.Int("checkpoint-every", d.CheckpointEvery, "write a resumable checkpoint every `N` steps (and at each epoch end); 0: epoch ends only"),
-		lr:     fs.Float64("lr", d.Optim.LR, "peak learning `rate` (AdamW)"),
-		wd:     fs.Float64("weight-decay", d.Optim.WeightDecay, "decoupled weight decay on matrices"),
-		clip:   fs.Float64("grad-clip", d.Optim.GradClip, "clip the global gradient norm to this `value` (0: off)"),
-		stall:  fs.Duration("stall", 10*time.Minute, "report a stall (with goroutine stacks) and exit if no step finishes for this `long`"),
+		seed:     fs.Uint64("seed", d.Seed, "random `seed` (initialisation and shuffling); same seed and backend give the same weights"),
+		epochs:   fs.Int("epochs", d.Epochs, "passes over the training data"),
+		minSteps: fs.Int("min-steps", d.MinSteps, "add epochs until at least this many optimiser steps are taken"),
+		batch:    fs.Int("batch", d.BatchRows, "batch `rows` of -context tokens (sequences are packed into rows)"),
+		warmup:   fs.Int("warmup", d.Optim.WarmupSteps, "linear warm-up `steps` before the cosine decay"),
+		ckEach:   fs.Int("checkpoint-every", d.CheckpointEvery, "write a resumable checkpoint every `N` steps (and at each epoch end); 0: epoch ends only"),
+		lr:       fs.Float64("lr", d.Optim.LR, "peak learning `rate` (AdamW)"),
+		wd:       fs.Float64("weight-decay", d.Optim.WeightDecay, "decoupled weight decay on matrices"),
+		clip:     fs.Float64("grad-clip", d.Optim.GradClip, "clip the global gradient norm to this `value` (0: off)"),
+		stall:    fs.Duration("stall", 10*time.Minute, "report a stall (with goroutine stacks) and exit if no step finishes for this `long`"),
 	}
 }
 
 func (f trainFlags) config(d srppo.TrainConfig) srppo.TrainConfig {
-	d.Seed, d.Epochs, d.BatchRows, d.CheckpointEvery = *f.seed, *f.epochs, *f.batch, *f.ckEach
+	d.Seed, d.Epochs, d.BatchRows, d.CheckpointEvery, d.MinSteps = *f.seed, *f.epochs, *f.batch, *f.ckEach, *f.minSteps
 	d.Optim.WarmupSteps, d.Optim.LR, d.Optim.WeightDecay, d.Optim.GradClip = *f.warmup, *f.lr, *f.wd, *f.clip
 	return d
 }
