@@ -22,7 +22,7 @@ func tinyTokenizer() *datasets.Tokenizer {
 
 func tinyTrainConfig() TrainConfig {
 	cfg := DefaultSFTConfig()
-	cfg.BatchRows, cfg.Epochs = 4, 3
+	cfg.BatchRows, cfg.Epochs, cfg.MinSteps = 4, 3, 0
 	cfg.Optim.LR, cfg.Optim.WarmupSteps, cfg.Optim.WeightDecay = 3e-3, 2, 0.01
 	return cfg
 }
@@ -285,5 +285,23 @@ func TestNaNStopsWithDiagnosisAndKeepsLastGoodCheckpoint(t *testing.T) {
 				t.Fatalf("checkpoint changed: %s[%d] %v → %v", name, i, goodParams[name][i], keptParams[name][i])
 			}
 		}
+	}
+}
+
+func TestMinStepsAddsEpochsAndCurveIsThinned(t *testing.T) {
+	m := newTinyLM(t, 5)
+	cfg := tinyTrainConfig()
+	demos := demoSequences()[:2] // one packed row: one step per epoch
+	cfg.Epochs, cfg.MinSteps = 2, 45
+	res, err := Train(m, demos, demoSequences()[2:4], cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 45 {
+		t.Errorf("%d steps, want 45 (MinSteps)", res.Steps)
+	}
+	// 45 epochs → a held-out point every 2 epochs, plus the last one.
+	if len(res.Curve) != 23 || res.Curve[0].Epoch != 1 || res.Curve[len(res.Curve)-1].Epoch != 44 {
+		t.Errorf("curve has %d points (epochs %d…%d), want 23 (1, 3, …, 43, 44)", len(res.Curve), res.Curve[0].Epoch, res.Curve[len(res.Curve)-1].Epoch)
 	}
 }
