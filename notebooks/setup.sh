@@ -73,5 +73,6 @@ spec.setdefault("env", {})["PATH"] = os.environ["GONB_PATH"]
 with open(path, "w") as f:
     json.dump(spec, f)
 PY
-jupyter kernelspec list 2>/dev/null | grep -q ' gonb ' || { echo "setup.sh: gonb kernel not listed by jupyter kernelspec list" >&2; exit 1; }
+kernels=$(jupyter kernelspec list 2>/dev/null || true)  # not piped into grep -q: pipefail + SIGPIPE
+grep -q ' gonb ' <<<"$kernels" || { echo "setup.sh: gonb kernel not listed by jupyter kernelspec list" >&2; exit 1; }
 echo "setup.sh: GoNB $(go version -m "$GOBIN/gonb" | awk '$1 == "mod" {print $3}') kernel installed in $kdir (tools in $GOBIN)"
