@@ -92,7 +92,7 @@ func TestSFTLossIgnoresPromptTokens(t *testing.T) {
 func TestMemorisesEightDemos(t *testing.T) {
 	m := newTinyLM(t, 2)
 	cfg := tinyTrainConfig()
-	cfg.Epochs, cfg.BatchRows, cfg.Optim.LR, cfg.Optim.WarmupSteps = 150, 2, 3e-2, 10
+	cfg.Epochs, cfg.BatchRows, cfg.Optim.LR, cfg.Optim.WarmupSteps = 300, 2, 3e-2, 10
 	demos := demoSequences()
 	res, err := Train(m, demos, nil, cfg, nil)
 	if err != nil {

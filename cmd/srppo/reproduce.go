@@ -30,9 +30,10 @@ evaluation per split (splits come from eval.jsonl). It prints the tables T0–T5
 seeds) as it goes and writes OUT/tables.md and OUT/tables.json. Every stage is cached under OUT:
 an interrupted run continues where it stopped.
 
-Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 40 PPO iterations of 64 prompts × 2
+Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 25 PPO iterations of 64 prompts × 2
 samples for eos, token and oracle, 100 eval items per split) and grid (N = 16, 64, 1024, three
-seeds, T1 modes with 40 iterations, T2/T4/T5 at N = 64 — sized for about 2.5 h).`
+seeds, every mode with 20 iterations, T2/T4/T5 at N = 64: 51 PPO runs, sized from the measured
+5–10 s per iteration on 2 cores to about 2.5 h; use -iterations to go longer).`
 
 // budget sizes a reproduction.
 type budget struct {
@@ -60,9 +61,9 @@ var budgets = map[string]budget{
 		T2Extra: true, T4: true, T5: true, Iterations: 2, T2At: []int{0, 1}, RolloutPrompt: 4, EvalPerSplit: 6,
 		T3Items: 3, T3K: 2, SFTEpochs: 2, PretrainEpoch: 1, SFTMinSteps: 4},
 	"quick": {Ns: []int{64}, Seeds: 1, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
-		Iterations: 40, T2At: []int{0, 20, 39}, RolloutPrompt: 64, EvalPerSplit: 100, T3Items: 40, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 1},
+		Iterations: 25, T2At: []int{0, 12, 24}, RolloutPrompt: 64, EvalPerSplit: 100, T3Items: 40, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 1},
 	"grid": {Ns: []int{16, 64, 1024}, Seeds: 3, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
-		T2Extra: true, T4: true, T5: true, Iterations: 40, T2At: []int{0, 10, 20, 39}, RolloutPrompt: 64, EvalPerSplit: 200,
+		T2Extra: true, T4: true, T5: true, Iterations: 20, T2At: []int{0, 10, 19}, RolloutPrompt: 64, EvalPerSplit: 200,
 		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3},
 }
 
