@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
@@ -66,57 +62,7 @@ func runEval(args []string) error {
 
 // printReport prints the per-split table and, where items carry operations and lengths, EM by
 // operation × length.
-func printReport(rep *srppo.EvalReport) {
-	fmt.Printf("\n%s format, %d items\n", rep.Format, len(rep.Items))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "split\tn\tEM\tEOS %\ttrunc %\tmean len\t")
-	for _, g := range append(rep.BySplit, rep.Overall) {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.1f\t%.1f\t%.2f\t\n", g.Group, g.N, g.EM, 100*g.EOSRate, 100*g.TruncRate, g.MeanLen)
-	}
-	tw.Flush()
-	printOpLenTable(rep)
-}
-
-func printOpLenTable(rep *srppo.EvalReport) {
-	if len(rep.ByOpLen) == 0 {
-		return
-	}
-	var ops []string
-	var lens []int
-	em := map[string]float64{}
-	for _, g := range rep.ByOpLen {
-		op, l, _ := strings.Cut(g.Group, "/")
-		n, _ := strconv.Atoi(l)
-		if !slices.Contains(ops, op) {
-			ops = append(ops, op)
-		}
-		if !slices.Contains(lens, n) {
-			lens = append(lens, n)
-		}
-		em[g.Group] = g.EM
-	}
-	slices.Sort(lens)
-	fmt.Println("\nEM by operation and argument length")
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "op\t")
-	for _, l := range lens {
-		fmt.Fprintf(tw, "L=%d\t", l)
-	}
-	fmt.Fprintln(tw, "all\t")
-	for _, op := range ops {
-		fmt.Fprintf(tw, "%s\t", op)
-		for _, l := range lens {
-			if v, ok := em[fmt.Sprintf("%s/%d", op, l)]; ok {
-				fmt.Fprintf(tw, "%.2f\t", v)
-			} else {
-				fmt.Fprint(tw, "–\t")
-			}
-		}
-		g, _ := srppo.Group(rep.ByOp, op)
-		fmt.Fprintf(tw, "%.2f\t\n", g.EM)
-	}
-	tw.Flush()
-}
+func printReport(rep *srppo.EvalReport) { fmt.Print("\n" + srppo.FormatEval(rep, true)) }
 
 // probeT0 runs table T0 on DATA/eval.jsonl when it exists: document-format EM by operation and
 // length, and chat-format zero-shot EM by split; it prints both and writes OUT/t0.json.
