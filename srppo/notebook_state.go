@@ -263,7 +263,7 @@ func (nb *Notebook) EnsureBase() (*LM, error) {
 				return nil, err
 			}
 			log := &TrainLog{Model: cfg, Note: fmt.Sprintf("shipped base model of preset %q: see srppo/base/%s/PRETRAIN.md for its command, token count and T0 numbers", nb.Preset, nb.Preset)}
-			return m, writeNotebookJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
+			return m, WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
 		}
 	}
 	docs, err := datasets.LoadCorpus(filepath.Join(nb.DataDir(), datasets.CorpusFile))
@@ -293,7 +293,7 @@ func (nb *Notebook) EnsureBase() (*LM, error) {
 	if err := SaveModel(modelDir, m); err != nil {
 		return nil, err
 	}
-	return m, writeNotebookJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
+	return m, WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
 }
 
 // train runs Train with printed progress, recording every step's loss in log.
@@ -385,7 +385,7 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 	if err := SaveModel(filepath.Join(dir, ModelSubdir), m); err != nil {
 		return nil, nil, err
 	}
-	return m, log, writeNotebookJSON(logPath, log)
+	return m, log, WriteJSON(logPath, log)
 }
 
 // LoadSFTLong returns the last epoch's weights of π_sft on n demonstrations ("SFT-long", the
@@ -496,7 +496,8 @@ func (nb *Notebook) RunPPO(run *PPORun, iterations int) ([]Metrics, error) {
 	return ReadMetrics(run.Dir)
 }
 
-func writeNotebookJSON(path string, v any) error {
+// WriteJSON writes v as indented JSON to path atomically, creating the directory.
+func WriteJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err

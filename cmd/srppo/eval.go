@@ -55,7 +55,7 @@ func runEval(args []string) error {
 	}
 	printReport(rep)
 	if *report != "" {
-		return writeJSON(*report, rep)
+		return srppo.WriteJSON(*report, rep)
 	}
 	return nil
 }
@@ -84,5 +84,5 @@ func probeT0(m *srppo.LM, data, out string) error {
 	printReport(t0.Doc)
 	printReport(t0.Chat)
 	fmt.Printf("\ndocument-format EM at in-range lengths, mean over operations: %.3f\n", t0.DocInRangeEM)
-	return writeJSON(filepath.Join(out, "t0.json"), t0)
+	return srppo.WriteJSON(filepath.Join(out, "t0.json"), t0)
 }

@@ -97,7 +97,7 @@ func runPPO(args []string) error {
 	}
 	if *evalPer > 0 {
 		if items, err := datasets.LoadEval(*evalPath); err == nil {
-			run.Eval, run.EvalEvery = evalSlice(items, *evalPer), *evalEvery
+			run.Eval, run.EvalEvery = srppo.EvalSlice(items, *evalPer), *evalEvery
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -154,19 +154,6 @@ func loadPromptPool(path, answersPath string) ([]srppo.PromptSource, error) {
 		pool[i] = srppo.PromptSource{Prompt: p.Prompt, Split: p.Split, Answer: ans}
 	}
 	return pool, nil
-}
-
-// evalSlice takes the first n items of every split, in file order.
-func evalSlice(items []datasets.EvalItem, n int) []datasets.EvalItem {
-	count := map[string]int{}
-	var out []datasets.EvalItem
-	for _, it := range items {
-		if count[it.Split] < n {
-			count[it.Split]++
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 func formatEM(em map[string]float64) string {

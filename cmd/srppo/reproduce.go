@@ -192,7 +192,7 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 		}
 	}
 	rp.tables.Seconds["total"] = time.Since(rp.started).Seconds()
-	if err := writeJSON(filepath.Join(rp.out, "tables.json"), rp.tables); err != nil {
+	if err := srppo.WriteJSON(filepath.Join(rp.out, "tables.json"), rp.tables); err != nil {
 		return err
 	}
 	md := rp.markdown()
@@ -231,7 +231,7 @@ func (rp *reproduction) prepareData(data, preset string) error {
 	if rp.eval, err = datasets.LoadEval(filepath.Join(data, datasets.EvalFile)); err != nil {
 		return err
 	}
-	rp.eval = evalSlice(rp.eval, rp.b.EvalPerSplit)
+	rp.eval = srppo.EvalSlice(rp.eval, rp.b.EvalPerSplit)
 	for _, it := range rp.eval {
 		if !slices.Contains(rp.splits, it.Split) {
 			rp.splits = append(rp.splits, it.Split)
@@ -289,7 +289,7 @@ func (rp *reproduction) cached(key string, v any, fn func() error) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	rp.tables.Seconds[key] = time.Since(start).Seconds()
-	return writeJSON(path, v)
+	return srppo.WriteJSON(path, v)
 }
 
 func (rp *reproduction) t0() error {
@@ -452,7 +452,7 @@ func (rp *reproduction) forN(n int) error {
 			if err != nil {
 				return err
 			}
-			sr.t3, err = srppo.DiagnoseReward(sft, rp.pt, evalSlice(rp.eval, rp.b.T3Items), rp.b.T3K, 24, 64, uint64(seed))
+			sr.t3, err = srppo.DiagnoseReward(sft, rp.pt, srppo.EvalSlice(rp.eval, rp.b.T3Items), rp.b.T3K, 24, 64, uint64(seed))
 			return err
 		}); err != nil {
 			return err

@@ -74,7 +74,7 @@ func runSFT(args []string) error {
 	if err := srppo.SaveModel(filepath.Join(*out, srppo.ModelSubdir), m); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(*out, "sft.json"), map[string]any{
+	if err := srppo.WriteJSON(filepath.Join(*out, "sft.json"), map[string]any{
 		"command": "srppo " + strings.Join(append([]string{"sft"}, args...), " "), "train": cfg, "result": res, "demos": len(train)}); err != nil {
 		return err
 	}

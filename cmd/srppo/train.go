@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -127,7 +126,7 @@ func runPretrain(args []string) error {
 	if err := srppo.SaveModel(filepath.Join(*out, srppo.ModelSubdir), m); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(*out, "pretrain.json"), map[string]any{
+	if err := srppo.WriteJSON(filepath.Join(*out, "pretrain.json"), map[string]any{
 		"command": "srppo " + strings.Join(append([]string{"pretrain"}, args...), " "), "train": cfg, "model": m.Config,
 		"result": res, "documents": len(docs), "held_out_documents": nHeld}); err != nil {
 		return err
@@ -173,15 +172,4 @@ func backendName() string {
 		return b
 	}
 	return srppo.DefaultBackend
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return datasets.WriteFileAtomic(path, append(data, '\n'))
 }
