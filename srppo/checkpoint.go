@@ -88,6 +88,23 @@ func tokenizerBytes(t *datasets.Tokenizer) ([]byte, error) {
 	return os.ReadFile(tmp.Name())
 }
 
+// SFTLongSubdir is where an SFT run keeps its last epoch's weights ("SFT-long", the overfit model).
+const SFTLongSubdir = "long"
+
+// SaveSFT writes an SFT run to dir: the last epoch's weights (m as trained) to dir/long and the
+// best epoch's to dir/model, leaving m at the best epoch.
+func SaveSFT(dir string, m *LM, res *TrainResult) error {
+	if err := SaveModel(filepath.Join(dir, SFTLongSubdir), m); err != nil {
+		return err
+	}
+	if res.BestParams != nil {
+		if err := m.SetParams(res.BestParams); err != nil {
+			return err
+		}
+	}
+	return SaveModel(filepath.Join(dir, ModelSubdir), m)
+}
+
 // ModelSubdir is where commands put a run's final model: RUN/model (beside RUN/train, the
 // resumable checkpoint, and the run's JSON reports). LoadModel accepts either directory.
 const ModelSubdir = "model"

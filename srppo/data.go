@@ -1,7 +1,9 @@
 package srppo
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,4 +89,28 @@ func DataTokenizer(dir string) (*datasets.Tokenizer, error) {
 		}
 	}
 	return datasets.BuildTokenizer(texts...), nil
+}
+
+// LoadSFTData reads and encodes the SFT demonstrations of a data directory: demos_N.jsonl, and
+// demos_heldout.jsonl for choosing the best epoch when the directory has one (nil otherwise).
+func LoadSFTData(dir string, tok *datasets.Tokenizer, n int) (train, held []Sequence, err error) {
+	path := filepath.Join(dir, datasets.DemosFile(n))
+	demos, err := datasets.LoadDemos(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if train, err = EncodeDemos(tok, demos); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	path = filepath.Join(dir, datasets.HeldOutFile)
+	heldDemos, err := datasets.LoadDemos(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return train, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if held, err = EncodeDemos(tok, heldDemos); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return train, held, nil
 }

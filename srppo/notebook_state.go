@@ -345,19 +345,7 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 	if !slices.Contains(nb.World.DemoSizes, n) {
 		return nil, nil, fmt.Errorf("no demonstration set of size %d (the world has %v)", n, nb.World.DemoSizes)
 	}
-	demos, err := datasets.LoadDemos(filepath.Join(nb.DataDir(), datasets.DemosFile(n)))
-	if err != nil {
-		return nil, nil, err
-	}
-	train, err := EncodeDemos(pt.Tokenizer, demos)
-	if err != nil {
-		return nil, nil, err
-	}
-	heldDemos, err := datasets.LoadDemos(filepath.Join(nb.DataDir(), datasets.HeldOutFile))
-	if err != nil {
-		return nil, nil, err
-	}
-	held, err := EncodeDemos(pt.Tokenizer, heldDemos)
+	train, held, err := LoadSFTData(nb.DataDir(), pt.Tokenizer, n)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -374,15 +362,7 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 		return nil, nil, err
 	}
 	log.Result = res
-	if err := SaveModel(filepath.Join(dir, "long"), m); err != nil {
-		return nil, nil, err
-	}
-	if res.BestParams != nil {
-		if err := m.SetParams(res.BestParams); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := SaveModel(filepath.Join(dir, ModelSubdir), m); err != nil {
+	if err := SaveSFT(dir, m, res); err != nil {
 		return nil, nil, err
 	}
 	return m, log, WriteJSON(logPath, log)
@@ -395,7 +375,7 @@ func (nb *Notebook) LoadSFTLong(n int) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LoadModel(filepath.Join(nb.SFTDir(n), "long"), &sft.Config, sft.Tokenizer)
+	return LoadModel(filepath.Join(nb.SFTDir(n), SFTLongSubdir), &sft.Config, sft.Tokenizer)
 }
 
 // PPOConfig returns the notebook's PPO knobs with the given reward placement mode.

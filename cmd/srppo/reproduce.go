@@ -347,19 +347,9 @@ func (rp *reproduction) sft(n, seed int) (string, error) {
 	var done struct{ BestEpoch int }
 	err := rp.cached(fmt.Sprintf("sft-N%d-s%d", n, seed), &done, func() error {
 		rp.logf("SFT N=%d seed %d", n, seed)
-		demos, err := datasets.LoadDemos(filepath.Join(rp.data, datasets.DemosFile(n)))
+		train, held, err := srppo.LoadSFTData(rp.data, rp.tok, n)
 		if err != nil {
 			return err
-		}
-		train, err := srppo.EncodeDemos(rp.tok, demos)
-		if err != nil {
-			return err
-		}
-		var held []srppo.Sequence
-		if hd, err := datasets.LoadDemos(filepath.Join(rp.data, datasets.HeldOutFile)); err == nil {
-			if held, err = srppo.EncodeDemos(rp.tok, hd); err != nil {
-				return err
-			}
 		}
 		m, err := rp.pt.Clone()
 		if err != nil {
@@ -371,16 +361,8 @@ func (rp *reproduction) sft(n, seed int) (string, error) {
 		if err != nil {
 			return err
 		}
-		if err := srppo.SaveModel(filepath.Join(dir, "long"), m); err != nil {
-			return err
-		}
-		if res.BestParams != nil {
-			if err := m.SetParams(res.BestParams); err != nil {
-				return err
-			}
-		}
 		done.BestEpoch = res.BestEpoch
-		return srppo.SaveModel(filepath.Join(dir, srppo.ModelSubdir), m)
+		return srppo.SaveSFT(dir, m, res)
 	})
 	return dir, err
 }
@@ -443,7 +425,7 @@ func (rp *reproduction) forN(n int) error {
 		if sr.evals["SFT"], err = rp.evaluate(fmt.Sprintf("eval-sft-N%d-s%d", n, seed), load(sftDir)); err != nil {
 			return err
 		}
-		if sr.evals["SFT-long"], err = rp.evaluate(fmt.Sprintf("eval-sftlong-N%d-s%d", n, seed), load(filepath.Join(sftDir, "long"))); err != nil {
+		if sr.evals["SFT-long"], err = rp.evaluate(fmt.Sprintf("eval-sftlong-N%d-s%d", n, seed), load(filepath.Join(sftDir, srppo.SFTLongSubdir))); err != nil {
 			return err
 		}
 		if err := rp.cached(fmt.Sprintf("t3-N%d-s%d", n, seed), &sr.t3, func() error {

@@ -41,19 +41,9 @@ func runSFT(args []string) error {
 		return err
 	}
 	demoPath := filepath.Join(*data, datasets.DemosFile(*n))
-	demos, err := datasets.LoadDemos(demoPath)
+	train, held, err := srppo.LoadSFTData(*data, tok, *n)
 	if err != nil {
 		return err
-	}
-	train, err := srppo.EncodeDemos(tok, demos)
-	if err != nil {
-		return fmt.Errorf("%s: %w", demoPath, err)
-	}
-	var held []srppo.Sequence
-	if heldDemos, err := datasets.LoadDemos(filepath.Join(*data, datasets.HeldOutFile)); err == nil {
-		if held, err = srppo.EncodeDemos(tok, heldDemos); err != nil {
-			return fmt.Errorf("%s: %w", datasets.HeldOutFile, err)
-		}
 	}
 	cfg := tf.config(srppo.DefaultSFTConfig())
 	cfg.CheckpointDir = filepath.Join(*out, "train")
@@ -63,15 +53,7 @@ func runSFT(args []string) error {
 		return err
 	}
 	printCurve(res)
-	if err := srppo.SaveModel(filepath.Join(*out, "long"), m); err != nil {
-		return err
-	}
-	if res.BestParams != nil {
-		if err := m.SetParams(res.BestParams); err != nil {
-			return err
-		}
-	}
-	if err := srppo.SaveModel(filepath.Join(*out, srppo.ModelSubdir), m); err != nil {
+	if err := srppo.SaveSFT(*out, m, res); err != nil {
 		return err
 	}
 	if err := srppo.WriteJSON(filepath.Join(*out, "sft.json"), map[string]any{
