@@ -32,3 +32,19 @@ func ScoreResponse(generated []string, gold string, stop string) Score {
 		Length: end + 1,
 	}
 }
+
+// ScoreTokens scores generated token ids, a model's output after the prompt, against gold: the
+// answer is the text decoded from the tokens before the first stop id, compared with gold
+// word by word (whitespace-normalised, so free text matches however it is spaced). Length
+// counts tokens. With the word tokenizer it agrees with [ScoreResponse] on the decoded words.
+func ScoreTokens(tok TextTokenizer, generated []int32, gold string, stop int32) Score {
+	end := slices.Index(generated, stop)
+	if end < 0 {
+		return Score{Truncated: true, Length: len(generated)}
+	}
+	return Score{
+		Exact:  slices.Equal(strings.Fields(tok.Decode(generated[:end])), strings.Fields(gold)),
+		HasEOS: true,
+		Length: end + 1,
+	}
+}

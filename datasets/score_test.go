@@ -6,6 +6,8 @@ import (
 )
 
 func TestScoreResponse(t *testing.T) {
+	// ScoreTokens must agree with ScoreResponse on the word tokenizer's ids.
+	tok := BuildTokenizer("a b c d x y c b a ; REV x = 1 9 8")
 	for _, tc := range []struct {
 		name, generated, gold, stop string
 		want                        Score
@@ -25,6 +27,14 @@ func TestScoreResponse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ScoreResponse(strings.Fields(tc.generated), tc.gold, tc.stop); got != tc.want {
 				t.Errorf("ScoreResponse(%q, %q, %q) = %+v, want %+v", tc.generated, tc.gold, tc.stop, got, tc.want)
+			}
+			ids, err := tok.Encode(tc.generated)
+			stop, ok := tok.ID(tc.stop)
+			if err != nil || !ok {
+				t.Fatal(err, ok)
+			}
+			if got := ScoreTokens(tok, ids, tc.gold, stop); got != tc.want {
+				t.Errorf("ScoreTokens(%q, %q, %q) = %+v, want %+v", tc.generated, tc.gold, tc.stop, got, tc.want)
 			}
 		})
 	}

@@ -11,6 +11,40 @@ import (
 	"unicode"
 )
 
+// TextTokenizer is what the pipeline needs from a tokenizer: text to ids and back, and the chat
+// template of its model family. The word-level [Tokenizer] of the synthetic worlds and the
+// byte-level [BPE] of the GPT-2 family implement it.
+type TextTokenizer interface {
+	// Encode returns the ids of text; special tokens written in the text become their ids.
+	Encode(text string) ([]int32, error)
+	// Decode returns the text of ids; an id outside the vocabulary decodes to "<id:N>".
+	Decode(ids []int32) string
+	// VocabSize is the number of ids.
+	VocabSize() int
+	// EOS is the id that ends a response (and a document).
+	EOS() int32
+	// EncodePrompt applies the chat template to a prompt: the ids after which the response follows.
+	EncodePrompt(prompt string) ([]int32, error)
+	// EncodeResponse applies the chat template to a response: its ids followed by EOS.
+	EncodeResponse(response string) ([]int32, error)
+	// EncodeDocument wraps a pretraining document in the model family's delimiters.
+	EncodeDocument(text string) ([]int32, error)
+	// Equal reports whether o maps the same texts to the same ids.
+	Equal(o TextTokenizer) bool
+	// Marshal returns the tokenizer's tokenizer.json.
+	Marshal() ([]byte, error)
+}
+
+// TokenTexts returns the text of each id on its own, for per-token displays: with the word
+// tokenizer the words, with BPE the pieces (" the", "ing", …).
+func TokenTexts(tok TextTokenizer, ids []int32) []string {
+	out := make([]string, len(ids))
+	for i := range ids {
+		out[i] = tok.Decode(ids[i : i+1])
+	}
+	return out
+}
+
 // Tokenizer is a word-level tokenizer: a text is split on whitespace and every word is one token.
 // Ids 0..4 are the special tokens ([PadID] … [AID]).
 type Tokenizer struct {
@@ -99,23 +133,49 @@ func (t *Tokenizer) ID(word string) (int32, bool) {
 	return id, ok
 }
 
-// Equal reports whether both tokenizers map the same words to the same ids.
-func (t *Tokenizer) Equal(o *Tokenizer) bool { return slices.Equal(t.words, o.words) }
+// Equal reports whether o is a word tokenizer mapping the same words to the same ids.
+func (t *Tokenizer) Equal(o TextTokenizer) bool {
+	w, ok := o.(*Tokenizer)
+	return ok && w != nil && slices.Equal(t.words, w.words)
+}
+
+// EOS is [EOSID].
+func (t *Tokenizer) EOS() int32 { return EOSID }
+
+// EncodePrompt encodes [ChatPrompt](prompt): "<bos> <q> prompt <a>".
+func (t *Tokenizer) EncodePrompt(prompt string) ([]int32, error) { return t.Encode(ChatPrompt(prompt)) }
+
+// EncodeResponse encodes [ChatResponse](response): "response <eos>".
+func (t *Tokenizer) EncodeResponse(response string) ([]int32, error) {
+	return t.Encode(ChatResponse(response))
+}
+
+// EncodeDocument encodes [CorpusText](text): "<bos> text <eos>".
+func (t *Tokenizer) EncodeDocument(text string) ([]int32, error) { return t.Encode(CorpusText(text)) }
 
 // tokenizerFile is the JSON form of a tokenizer.
 type tokenizerFile struct {
 	Words []string `json:"words"`
 }
 
-// Save writes the tokenizer to path as JSON {"words": [...]}, atomically.
-func (t *Tokenizer) Save(path string) error {
+// Marshal returns the tokenizer as JSON {"words": [...]}.
+func (t *Tokenizer) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep "<pad>" readable
 	if err := enc.Encode(tokenizerFile{Words: t.words}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Save writes the tokenizer to path as JSON {"words": [...]}, atomically.
+func (t *Tokenizer) Save(path string) error {
+	data, err := t.Marshal()
+	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, buf.Bytes())
+	return WriteFileAtomic(path, data)
 }
 
 // LoadTokenizer reads a tokenizer written by [Tokenizer.Save]. The words keep the file's order; the
@@ -125,6 +185,11 @@ func LoadTokenizer(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseTokenizer(data, path)
+}
+
+// parseTokenizer parses the JSON of a word tokenizer; path names it in errors.
+func parseTokenizer(data []byte, path string) (*Tokenizer, error) {
 	var f tokenizerFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -33,6 +33,10 @@ type checkpointConfig struct {
 }
 
 // SaveModel writes the model's config, tokenizer and weights to dir atomically (see writeDirAtomic).
+// A model with the word tokenizer is written in this package's format (config.json holds Config);
+// a model with a byte-level BPE tokenizer as a Hugging Face GPT-2 checkpoint (config.json with
+// model_type "gpt2", tokenizer.json, model.safetensors under GPT-2's names), which
+// GPT2LMHeadModel.from_pretrained loads.
 func SaveModel(dir string, m *LM) error {
 	files, err := modelFiles(m)
 	if err != nil {
@@ -45,14 +49,20 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 	if m.Tokenizer == nil {
 		return nil, fmt.Errorf("model has no tokenizer to save with it")
 	}
-	if m.Tokenizer.VocabSize() != m.Config.VocabSize {
-		return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
+	var cfg []byte
+	var err error
+	if _, word := m.Tokenizer.(*datasets.Tokenizer); word {
+		if m.Tokenizer.VocabSize() != m.Config.VocabSize {
+			return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
+		}
+		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
+	} else {
+		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer)
 	}
-	cfg, err := json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	tok, err := tokenizerBytes(m.Tokenizer)
+	tok, err := m.Tokenizer.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -73,19 +83,6 @@ func encodeParams(cfg Config, params map[string][]float32) ([]byte, error) {
 		ts[p.name] = Tensor{DType: "F32", Shape: p.shape, F32: params[p.name]}
 	}
 	return EncodeSafetensors(ts, map[string]string{"format": "pt"})
-}
-
-func tokenizerBytes(t *datasets.Tokenizer) ([]byte, error) {
-	tmp, err := os.CreateTemp("", "tokenizer-*.json")
-	if err != nil {
-		return nil, err
-	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := t.Save(tmp.Name()); err != nil {
-		return nil, err
-	}
-	return os.ReadFile(tmp.Name())
 }
 
 // SFTLongSubdir is where an SFT run keeps its last epoch's weights ("SFT-long", the overfit model).
@@ -110,52 +107,100 @@ func SaveSFT(dir string, m *LM, res *TrainResult) error {
 const ModelSubdir = "model"
 
 // LoadModel reads a checkpoint directory written by SaveModel or training (or a run directory
-// holding one in ModelSubdir). When want is non-nil
-// the stored config must equal it, and when tok is non-nil the stored vocabulary must equal it;
-// a mismatch is an error naming what differs.
-func LoadModel(dir string, want *Config, tok *datasets.Tokenizer) (*LM, error) {
-	dir = resolveCheckpointDir(dir)
-	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, ModelSubdir, ConfigFile)); err2 == nil {
-			dir = resolveCheckpointDir(filepath.Join(dir, ModelSubdir))
-		} else {
-			return nil, fmt.Errorf("%s is not a model directory: %w", dir, err)
-		}
-	}
-	var cc checkpointConfig
-	if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
+// holding one in ModelSubdir), in this package's format or as a Hugging Face GPT-2 checkpoint
+// (config.json with model_type "gpt2"; see LoadPretrained). When want is non-nil the stored config
+// must equal it — a GPT-2 checkpoint takes want's Context, which only caps sequence lengths — and
+// when tok is non-nil the stored tokenizer must equal it; a mismatch is an error naming what differs.
+func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error) {
+	dir, err := modelDir(dir)
+	if err != nil {
 		return nil, err
 	}
+	raw, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	var probe struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	hf := probe.ModelType != ""
+	var cfg Config
+	var stored datasets.TextTokenizer
+	if hf {
+		if cfg, err = parseGPT2Config(raw, filepath.Join(dir, ConfigFile)); err != nil {
+			return nil, err
+		}
+		if want != nil {
+			cfg.Context = want.Context
+		}
+		stored, err = loadGPT2Tokenizer(dir)
+	} else {
+		var cc checkpointConfig
+		if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
+			return nil, err
+		}
+		cfg = cc.Model
+		stored, err = datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
+	}
 	if want != nil {
-		if diff := configDiff(*want, cc.Model); diff != "" {
+		if diff := configDiff(*want, cfg); diff != "" {
 			return nil, fmt.Errorf("checkpoint %s: model config does not match the configured one: %s", dir, diff)
 		}
 	}
-	stored, err := datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	if tok != nil && !tok.Equal(stored) {
-		return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s", dir, stored.VocabSize(), tok.VocabSize(), firstWordDiff(stored, tok))
+		sw, ok1 := stored.(*datasets.Tokenizer)
+		tw, ok2 := tok.(*datasets.Tokenizer)
+		if ok1 && ok2 {
+			return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s", dir, sw.VocabSize(), tw.VocabSize(), firstWordDiff(sw, tw))
+		}
+		return nil, fmt.Errorf("checkpoint %s: its tokenizer (%s) is not the expected one (%s)", dir, describeTokenizer(stored), describeTokenizer(tok))
 	}
-	if stored.VocabSize() != cc.Model.VocabSize {
-		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d words but config vocab_size is %d", dir, stored.VocabSize(), cc.Model.VocabSize)
+	if !hf && stored.VocabSize() != cfg.VocabSize {
+		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d words but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
 	}
-	m, err := NewLM(cc.Model, 0)
+	if hf && stored.VocabSize() > cfg.VocabSize {
+		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d ids but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
+	}
+	m, err := NewLM(cfg, 0)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	m.Tokenizer = stored
-	if err := loadWeights(m, filepath.Join(dir, WeightsFile)); err != nil {
+	if err := loadWeights(m, filepath.Join(dir, WeightsFile), hf); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func loadWeights(m *LM, path string) error {
+// modelDir resolves a model directory: dir itself, or a run directory's ModelSubdir, either
+// possibly left as ".prev" by an interrupted write.
+func modelDir(dir string) (string, error) {
+	dir = resolveCheckpointDir(dir)
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
+		if _, err2 := os.Stat(filepath.Join(dir, ModelSubdir, ConfigFile)); err2 == nil {
+			return resolveCheckpointDir(filepath.Join(dir, ModelSubdir)), nil
+		}
+		return "", fmt.Errorf("%s is not a model directory: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// loadWeights sets m's parameters from a safetensors file; with hf, the tensor names of a Hugging
+// Face GPT-2 checkpoint are accepted (see gpt2Tensors). A missing, misshapen or unexpected tensor
+// is an error naming it.
+func loadWeights(m *LM, path string, hf bool) error {
 	ts, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
+	}
+	if hf {
+		ts = gpt2Tensors(ts, m.Config.TiedEmbeddings)
 	}
 	params := map[string][]float32{}
 	for _, p := range m.Config.paramShapes() {
@@ -165,6 +210,9 @@ func loadWeights(m *LM, path string) error {
 		}
 		if !reflect.DeepEqual(t.Shape, p.shape) {
 			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
+		}
+		if t.DType != "F32" {
+			return fmt.Errorf("%s: tensor %q has dtype %s, the model needs floating point", path, p.name, t.DType)
 		}
 		params[p.name] = t.F32
 	}
@@ -189,6 +237,14 @@ func configDiff(want, got Config) string {
 		}
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// describeTokenizer names a tokenizer's kind and size for error messages.
+func describeTokenizer(t datasets.TextTokenizer) string {
+	if _, ok := t.(*datasets.Tokenizer); ok {
+		return fmt.Sprintf("word-level, %d words", t.VocabSize())
+	}
+	return fmt.Sprintf("byte-level BPE, %d ids", t.VocabSize())
 }
 
 func firstWordDiff(a, b *datasets.Tokenizer) string {
@@ -283,7 +339,7 @@ func resumeTraining(m *LM, dir string) (*trainState, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := loadWeights(best, filepath.Join(dir, BestFile)); err != nil {
+		if err := loadWeights(best, filepath.Join(dir, BestFile), false); err != nil {
 			return nil, err
 		}
 		if st.BestParams, err = best.Params(); err != nil {

@@ -13,10 +13,10 @@ import (
 
 // EncodeCorpus turns corpus documents into training sequences "<bos> text <eos>" (every target
 // counts); an error names the document.
-func EncodeCorpus(tok *datasets.Tokenizer, docs []datasets.Doc) ([]Sequence, error) {
+func EncodeCorpus(tok datasets.TextTokenizer, docs []datasets.Doc) ([]Sequence, error) {
 	out := make([]Sequence, len(docs))
 	for i, d := range docs {
-		ids, err := tok.Encode(datasets.CorpusText(d.Text))
+		ids, err := tok.EncodeDocument(d.Text)
 		if err != nil {
 			return nil, fmt.Errorf("corpus document %d: %w", i+1, err)
 		}
@@ -27,14 +27,14 @@ func EncodeCorpus(tok *datasets.Tokenizer, docs []datasets.Doc) ([]Sequence, err
 
 // EncodeDemos turns demonstrations into (prompt, response) sequences in the chat template with
 // the loss on the response and its <eos>.
-func EncodeDemos(tok *datasets.Tokenizer, demos []datasets.Demo) ([]Sequence, error) {
+func EncodeDemos(tok datasets.TextTokenizer, demos []datasets.Demo) ([]Sequence, error) {
 	out := make([]Sequence, len(demos))
 	for i, d := range demos {
-		p, err := tok.Encode(datasets.ChatPrompt(d.Prompt))
+		p, err := tok.EncodePrompt(d.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("demo %d prompt: %w", i+1, err)
 		}
-		r, err := tok.Encode(datasets.ChatResponse(d.Response))
+		r, err := tok.EncodeResponse(d.Response)
 		if err != nil {
 			return nil, fmt.Errorf("demo %d response: %w", i+1, err)
 		}
@@ -43,11 +43,11 @@ func EncodeDemos(tok *datasets.Tokenizer, demos []datasets.Demo) ([]Sequence, er
 	return out, nil
 }
 
-// EncodePrompts applies the chat template ("<bos> <q> prompt <a>") and tokenizes.
-func EncodePrompts(tok *datasets.Tokenizer, prompts []string) ([][]int32, error) {
+// EncodePrompts applies the chat template ("<bos> <q> prompt <a>" for the world) and tokenizes.
+func EncodePrompts(tok datasets.TextTokenizer, prompts []string) ([][]int32, error) {
 	out := make([][]int32, len(prompts))
 	for i, p := range prompts {
-		ids, err := tok.Encode(datasets.ChatPrompt(p))
+		ids, err := tok.EncodePrompt(p)
 		if err != nil {
 			return nil, fmt.Errorf("prompt %d: %w", i+1, err)
 		}
@@ -93,7 +93,7 @@ func DataTokenizer(dir string) (*datasets.Tokenizer, error) {
 
 // LoadSFTData reads and encodes the SFT demonstrations of a data directory: demos_N.jsonl, and
 // demos_heldout.jsonl for choosing the best epoch when the directory has one (nil otherwise).
-func LoadSFTData(dir string, tok *datasets.Tokenizer, n int) (train, held []Sequence, err error) {
+func LoadSFTData(dir string, tok datasets.TextTokenizer, n int) (train, held []Sequence, err error) {
 	path := filepath.Join(dir, datasets.DemosFile(n))
 	demos, err := datasets.LoadDemos(path)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/gosrppo/gosrppo/datasets"
 )
@@ -32,7 +31,7 @@ func DiagnoseReward(sft, pt *LM, items []datasets.EvalItem, k, maxNew, batchRows
 	}
 	var prompts [][]int32
 	for i, it := range items {
-		ids, err := sft.Tokenizer.Encode(datasets.ChatPrompt(it.Prompt))
+		ids, err := sft.Tokenizer.EncodePrompt(it.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("eval item %d: %w", i+1, err)
 		}
@@ -44,7 +43,8 @@ func DiagnoseReward(sft, pt *LM, items []datasets.EvalItem, k, maxNew, batchRows
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.Sample(prompts, SampleConfig{MaxNew: maxNew, Temperature: 1, StopToken: datasets.EOSID, BatchRows: batchRows}, rand.New(rand.NewPCG(seed, 0xd1a9)))
+	eos := sft.Tokenizer.EOS()
+	out, err := s.Sample(prompts, SampleConfig{MaxNew: maxNew, Temperature: 1, StopToken: eos, BatchRows: batchRows}, rand.New(rand.NewPCG(seed, 0xd1a9)))
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +77,9 @@ func DiagnoseReward(sft, pt *LM, items []datasets.EvalItem, k, maxNew, batchRows
 			row := i*k + j
 			delta := CoherentDelta(lps[0][row], lps[1][row], 0)
 			r := CoherentReward(delta)
-			words := strings.Fields(sft.Tokenizer.Decode(out.Tokens[row]))
-			exact := datasets.ScoreResponse(words, it.Answer, datasets.EOSToken).Exact
+			exact := datasets.ScoreTokens(sft.Tokenizer, out.Tokens[row], it.Answer, eos).Exact
 			for t, tok := range out.Tokens[row] {
-				if tok == datasets.EOSID {
+				if tok == eos {
 					a.de += float64(delta[t])
 					a.ne++
 				} else {
@@ -99,8 +98,7 @@ func DiagnoseReward(sft, pt *LM, items []datasets.EvalItem, k, maxNew, batchRows
 				rWrong = append(rWrong, r)
 			}
 		}
-		bestWords := strings.Fields(sft.Tokenizer.Decode(out.Tokens[i*k+best]))
-		a.d.BestOfK += b2f(datasets.ScoreResponse(bestWords, it.Answer, datasets.EOSToken).Exact)
+		a.d.BestOfK += b2f(datasets.ScoreTokens(sft.Tokenizer, out.Tokens[i*k+best], it.Answer, eos).Exact)
 		a.d.PassK += b2f(anyCorrect)
 		for _, c := range rCorrect {
 			for _, w := range rWrong {

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
 	"github.com/gosrppo/gosrppo/datasets"
 )
 
 // Evaluation formats.
 const (
-	// FormatChat prompts "<bos> <q> prompt <a>" and reads the answer up to <eos>.
+	// FormatChat prompts in the tokenizer's chat template ("<bos> <q> prompt <a>" for the world,
+	// "Question: prompt\nAnswer:" for GPT-2) and reads the answer up to its EOS.
 	FormatChat = "chat"
 	// FormatDoc probes a base model in the corpus's fact format: "<bos> prompt =" and reads the
 	// answer up to ";". It applies only to data whose corpus uses that template (the built-in world).
@@ -61,19 +61,24 @@ func Evaluate(m *LM, items []datasets.EvalItem, cfg EvalConfig) (*EvalReport, er
 	if m.Tokenizer == nil {
 		return nil, fmt.Errorf("evaluate: model has no tokenizer")
 	}
-	stopWord, template := datasets.EOSToken, datasets.ChatPrompt
-	if cfg.Format == FormatDoc {
-		stopWord, template = datasets.DocStop, datasets.DocPrompt
-	} else if cfg.Format != FormatChat {
+	stop, encode := m.Tokenizer.EOS(), m.Tokenizer.EncodePrompt
+	switch cfg.Format {
+	case FormatChat:
+	case FormatDoc:
+		word, ok := m.Tokenizer.(*datasets.Tokenizer)
+		if !ok {
+			return nil, fmt.Errorf("evaluate: the %q format probes the synthetic world's fact template and needs its word tokenizer", FormatDoc)
+		}
+		if stop, ok = word.ID(datasets.DocStop); !ok {
+			return nil, fmt.Errorf("evaluate: stop word %q is not in the vocabulary", datasets.DocStop)
+		}
+		encode = func(prompt string) ([]int32, error) { return word.Encode(datasets.DocPrompt(prompt)) }
+	default:
 		return nil, fmt.Errorf("evaluate: unknown format %q (want %q or %q)", cfg.Format, FormatChat, FormatDoc)
-	}
-	stop, ok := m.Tokenizer.ID(stopWord)
-	if !ok {
-		return nil, fmt.Errorf("evaluate: stop word %q is not in the vocabulary", stopWord)
 	}
 	prompts := make([][]int32, 0, len(items))
 	for i, it := range items {
-		ids, err := m.Tokenizer.Encode(template(it.Prompt))
+		ids, err := encode(it.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("eval item %d: %w", i+1, err)
 		}
@@ -93,8 +98,7 @@ func Evaluate(m *LM, items []datasets.EvalItem, cfg EvalConfig) (*EvalReport, er
 			return nil, err
 		}
 		for i, it := range items {
-			words := strings.Fields(m.Tokenizer.Decode(out.Tokens[i]))
-			rep.Items = append(rep.Items, ItemResult{Item: it, Response: strings.Join(words, " "), Score: datasets.ScoreResponse(words, it.Answer, stopWord)})
+			rep.Items = append(rep.Items, ItemResult{Item: it, Response: m.Tokenizer.Decode(out.Tokens[i]), Score: datasets.ScoreTokens(m.Tokenizer, out.Tokens[i], it.Answer, stop)})
 		}
 	}
 	rep.BySplit = groupStats(rep.Items, func(it datasets.EvalItem) string { return it.Split })
@@ -163,7 +167,7 @@ func Group(groups []GroupStats, name string) (GroupStats, bool) {
 // T0 is the base-model probe of design §6: document-format EM by operation and length, and
 // chat-format zero-shot EM.
 type T0 struct {
-	Doc  *EvalReport `json:"doc"` // nil when the vocabulary has no document format ("=" and ";")
+	Doc  *EvalReport `json:"doc"` // nil without the world's word tokenizer with its document format ("=" and ";")
 	Chat *EvalReport `json:"chat"`
 	// DocInRangeEM is the mean over operations of document-format EM on items whose length occurs
 	// in the "id" split (the training range of the built-in worlds; all items if there is no "id").
@@ -178,8 +182,12 @@ func ProbeBase(m *LM, items []datasets.EvalItem, batchRows int) (*T0, error) {
 	if t0.Chat, err = Evaluate(m, items, EvalConfig{Format: FormatChat, MaxNew: 24, BatchRows: batchRows}); err != nil {
 		return nil, err
 	}
-	_, hasEq := m.Tokenizer.ID("=")
-	_, hasStop := m.Tokenizer.ID(datasets.DocStop)
+	word, ok := m.Tokenizer.(*datasets.Tokenizer)
+	if !ok {
+		return t0, nil
+	}
+	_, hasEq := word.ID("=")
+	_, hasStop := word.ID(datasets.DocStop)
 	if !hasEq || !hasStop {
 		return t0, nil
 	}

@@ -2,6 +2,7 @@ package srppo
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -111,4 +112,40 @@ func ScoreModels(models []*LM, pairs []Sequence, batchSize int) ([][][]float32, 
 		}
 	}
 	return out, nil
+}
+
+// Logits returns the next-token logits [T][V] at every position of one sequence of at most
+// Context tokens: the network's raw output, for comparing imported weights with another
+// implementation (a reference forward pass, Hugging Face's transformers). It compiles a graph
+// on every call, so it is for inspection rather than loops.
+func (m *LM) Logits(tokens []int32) ([][]float32, error) {
+	bt, err := OneSequencePerRow([]Sequence{{Tokens: append(slices.Clone(tokens), 0)}}, 1, len(tokens))
+	if err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	backend, err := Backend()
+	if err != nil {
+		return nil, err
+	}
+	exec, err := model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) *Node {
+		_, logits := m.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
+		return logits
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Call(batchInputs(bt)...)
+	if err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	flat, err := tensors.CopyFlatData[float32](out[0])
+	if err != nil {
+		return nil, err
+	}
+	v := m.Config.VocabSize
+	rows := make([][]float32, len(tokens))
+	for t := range rows {
+		rows[t] = flat[t*v : (t+1)*v]
+	}
+	return rows, nil
 }

@@ -41,6 +41,10 @@ type Config struct {
 	RoPEBase       float64 `json:"rope_base"`       // rotary base frequency (RoPE only)
 	TiedEmbeddings bool    `json:"tied_embeddings"` // output projection shares wte
 	LayerNormEps   float64 `json:"layer_norm_eps"`
+	// MaxPositions, when set, is the number of rows of the learned position table (wpe): a
+	// pretrained model's n_positions, kept whole so that it is saved back unchanged, while Context
+	// caps the sequences actually trained and decoded (1024 positions are costly on a CPU).
+	MaxPositions int `json:"max_positions,omitempty"`
 }
 
 // DefaultConfig is the design §4 model: 2 layers, d_model 128, 4 heads, d_ff 512, context 64,
@@ -65,8 +69,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: RoPE needs an even head dimension and rope_base > 0")
 	case c.LayerNormEps <= 0:
 		return fmt.Errorf("model config: layer_norm_eps must be > 0")
+	case c.MaxPositions != 0 && (c.Positions != PositionsLearned || c.MaxPositions < c.Context):
+		return fmt.Errorf("model config: max_positions %d needs learned positions and must be ≥ context %d", c.MaxPositions, c.Context)
 	}
 	return nil
+}
+
+// positionRows is the number of rows of the learned position table.
+func (c Config) positionRows() int {
+	if c.MaxPositions > 0 {
+		return c.MaxPositions
+	}
+	return c.Context
 }
 
 // HeadDim is d_model / heads.
@@ -77,7 +91,7 @@ func (c Config) paramShapes() []paramSpec {
 	d, f := c.DModel, c.DFF
 	specs := []paramSpec{{"wte.weight", []int{c.VocabSize, d}, initNormal}}
 	if c.Positions == PositionsLearned {
-		specs = append(specs, paramSpec{"wpe.weight", []int{c.Context, d}, initNormal})
+		specs = append(specs, paramSpec{"wpe.weight", []int{c.positionRows(), d}, initNormal})
 	}
 	for l := range c.Layers {
 		p := "h." + strconv.Itoa(l) + "."
@@ -119,7 +133,7 @@ func varPath(scope, name string) string { return scope + "/" + name }
 // (e.g. "/lm"; the critic's trunk lives under another scope of its own store).
 type LM struct {
 	Config    Config
-	Tokenizer *datasets.Tokenizer // the vocabulary the model was trained with (saved with checkpoints)
+	Tokenizer datasets.TextTokenizer // the tokenizer the model was trained with (saved with checkpoints)
 	scope     string
 	store     *model.Store
 	score     scorer   // compiled teacher-forced log-prob graph

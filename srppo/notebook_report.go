@@ -66,7 +66,7 @@ func FormatEval(rep *EvalReport, byOpLen bool) string {
 }
 
 // ResponseItem is a response to score with the coherent reward: a prompt and a response in
-// plain words (without the chat template), and the gold answer when known ("" if not).
+// plain text (without the chat template), and the gold answer when known ("" if not).
 type ResponseItem struct {
 	Prompt, Response, Answer string
 }
@@ -74,30 +74,28 @@ type ResponseItem struct {
 // ScoreResponses teacher-forces each response through π_sft and π_pt and returns one row per item
 // with the per-token log-probs (LogpSFT, LogpPT), Δ_t = log π_sft − log π_pt (Delta), the coherent
 // reward r = Σ_t Δ_t (Coherent) and, where an answer is given, Correct. A response is scored as
-// given when it contains <eos> (the words after it are dropped); otherwise <eos> is appended, as a
-// finished answer. This is the reward of design §1 for any response, without a policy or critic.
+// given when it contains the EOS token (<eos> for the world; what follows it is dropped);
+// otherwise EOS is appended, as a finished answer. This is the reward of design §1 for any
+// response, without a policy or critic.
 func ScoreResponses(sft, pt *LM, items []ResponseItem) ([]RolloutRow, error) {
 	rows := make([]RolloutRow, len(items))
 	pairs := make([]Sequence, len(items))
+	tok, eos := sft.Tokenizer, sft.Tokenizer.EOS()
+	eosText := tok.Decode([]int32{eos})
 	for i, it := range items {
-		p, err := sft.Tokenizer.Encode(datasets.ChatPrompt(it.Prompt))
+		p, err := tok.EncodePrompt(it.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("item %d prompt: %w", i+1, err)
 		}
-		words := strings.Fields(it.Response)
-		if k := slices.Index(words, datasets.EOSToken); k >= 0 {
-			words = words[:k+1]
-		} else {
-			words = append(words, datasets.EOSToken)
-		}
-		toks, err := sft.Tokenizer.Encode(strings.Join(words, " "))
+		response, _, _ := strings.Cut(it.Response, eosText)
+		toks, err := tok.EncodeResponse(response)
 		if err != nil {
 			return nil, fmt.Errorf("item %d response: %w", i+1, err)
 		}
-		rows[i] = RolloutRow{PromptIndex: i, Prompt: it.Prompt, PromptTokens: p, Tokens: toks, Words: words,
-			Text: strings.Join(words, " "), Stopped: true}
+		rows[i] = RolloutRow{PromptIndex: i, Prompt: it.Prompt, PromptTokens: p, Tokens: toks, Words: datasets.TokenTexts(tok, toks),
+			Text: tok.Decode(toks), Stopped: true}
 		if it.Answer != "" {
-			ok := datasets.ScoreResponse(words, it.Answer, datasets.EOSToken).Exact
+			ok := datasets.ScoreTokens(tok, toks, it.Answer, eos).Exact
 			rows[i].Correct = &ok
 		}
 		pairs[i] = PairSequence(p, toks)

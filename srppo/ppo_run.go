@@ -55,9 +55,9 @@ func RolloutMetrics(r *Rollout, up *UpdateStats) Metrics {
 		lengths = append(lengths, float64(len(row.Tokens)))
 		m.Lengths = append(m.Lengths, len(row.Tokens))
 		var kl float64
-		for t, tok := range row.Tokens {
+		for t := range row.Tokens {
 			kl += float64(row.KL[t])
-			if tok == datasets.EOSID {
+			if row.Stopped && t == len(row.Tokens)-1 { // the sampler stops at EOS, so only the last token can be it
 				dEOS += float64(row.Delta[t])
 				nEOS++
 			} else {

@@ -222,7 +222,7 @@ func tinyPPOSetup(t *testing.T) (sft, pt *LM, pool []PromptSource) {
 	t.Helper()
 	pt = newTinyLM(t, 21)
 	sft, _ = pt.Clone()
-	words := sft.Tokenizer.Words()
+	words := tinyTokenizer().Words()
 	var demos []Sequence
 	for i := range 6 {
 		x, y := int32(5+i), int32(5+(i+1)%6)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/gosrppo/gosrppo/datasets"
 )
@@ -95,7 +94,7 @@ func SampleRollout(policy *LM, prompts []PromptSource, cfg PPOConfig, iteration 
 	var ids [][]int32
 	var rows []RolloutRow
 	for i, p := range prompts {
-		toks, err := policy.Tokenizer.Encode(datasets.ChatPrompt(p.Prompt))
+		toks, err := policy.Tokenizer.EncodePrompt(p.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("prompt %d: %w", i+1, err)
 		}
@@ -108,17 +107,18 @@ func SampleRollout(policy *LM, prompts []PromptSource, cfg PPOConfig, iteration 
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.Sample(ids, SampleConfig{MaxNew: cfg.MaxNew, Temperature: cfg.Temperature, StopToken: datasets.EOSID, BatchRows: cfg.ScoreBatch}, rng)
+	eos := policy.Tokenizer.EOS()
+	out, err := s.Sample(ids, SampleConfig{MaxNew: cfg.MaxNew, Temperature: cfg.Temperature, StopToken: eos, BatchRows: cfg.ScoreBatch}, rng)
 	if err != nil {
 		return nil, err
 	}
 	for i := range rows {
 		r := &rows[i]
 		r.Tokens, r.LogpOld, r.Stopped, r.Truncated = out.Tokens[i], out.LogProbs[i], out.Stopped[i], !out.Stopped[i]
-		r.Words = strings.Fields(policy.Tokenizer.Decode(r.Tokens))
-		r.Text = strings.Join(r.Words, " ")
+		r.Words = datasets.TokenTexts(policy.Tokenizer, r.Tokens)
+		r.Text = policy.Tokenizer.Decode(r.Tokens)
 		if p := prompts[r.PromptIndex]; p.Answer != "" {
-			ok := datasets.ScoreResponse(r.Words, p.Answer, datasets.EOSToken).Exact
+			ok := datasets.ScoreTokens(policy.Tokenizer, r.Tokens, p.Answer, eos).Exact
 			r.Correct = &ok
 		}
 	}

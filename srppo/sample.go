@@ -283,13 +283,18 @@ func FilteredProbs(logp []float32, temperature float64, topK int, topP float64) 
 	return probs
 }
 
-// Greedy decodes up to maxNew tokens for each prompt by argmax, stopping at <eos>.
+// Greedy decodes up to maxNew tokens for each prompt by argmax, stopping at the tokenizer's EOS
+// (<eos> without a tokenizer).
 func (m *LM) Greedy(prompts [][]int32, maxNew int) ([][]int32, error) {
 	s, err := m.sampler()
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.Sample(prompts, SampleConfig{MaxNew: maxNew, Greedy: true, StopToken: datasets.EOSID, BatchRows: min(64, max(len(prompts), 1))}, nil)
+	stop := datasets.EOSID
+	if m.Tokenizer != nil {
+		stop = m.Tokenizer.EOS()
+	}
+	out, err := s.Sample(prompts, SampleConfig{MaxNew: maxNew, Greedy: true, StopToken: stop, BatchRows: min(64, max(len(prompts), 1))}, nil)
 	if err != nil {
 		return nil, err
 	}

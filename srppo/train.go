@@ -44,6 +44,15 @@ func DefaultSFTConfig() TrainConfig {
 		LR: 1e-3, MinLRFrac: 0.1, WarmupSteps: 10, WeightDecay: 0.0, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, GradClip: 1}}
 }
 
+// DefaultFineTuneConfig are the SFT defaults for a pretrained GPT-2 (LoadPretrained): a
+// fine-tuning learning rate of 1e-4 with β2 0.999, 4 rows per step, 5 epochs and at least 30 steps
+// (packed rows hold many demonstrations, so an epoch is few steps); the best epoch on held-out
+// demos is kept.
+func DefaultFineTuneConfig() TrainConfig {
+	return TrainConfig{Seed: 1, BatchRows: 4, Epochs: 5, MinSteps: 30, CheckpointEvery: 0, Optim: OptimConfig{
+		LR: 1e-4, MinLRFrac: 0.1, WarmupSteps: 5, WeightDecay: 0.0, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, GradClip: 1}}
+}
+
 // Progress is reported after every step.
 type Progress struct {
 	Step, TotalSteps int

@@ -20,11 +20,17 @@ of the words between the prompt and the first stop token. -format chat prompts
 "<bos> <q> prompt <a>" and stops at <eos>; -format doc probes a base model in the
 world's fact format "<bos> prompt =" and stops at ";". Prints EM, EOS %, truncated %
 and mean length per split (and per operation and length where items have them),
-and writes the full report as JSON with -report.`
+and writes the full report as JSON with -report.
+
+A GPT-2 checkpoint (from sft or ppo with -model, a local Hugging Face directory, or a
+GPT-2 family name on the hub such as distilgpt2) brings its own tokenizer and prompts
+"<|endoftext|>Question: prompt\nAnswer:", stopping at <|endoftext|>; its answer matches
+when its words equal the gold answer's (spacing ignored).`
 
 func runEval(args []string) error {
 	fs := newFlagSet("eval", "-model DIR -data DIR [flags]", evalDescription)
-	modelDir := fs.String("model", "", "model `directory` (from pretrain, sft or ppo)")
+	modelDir := fs.String("model", "", "model `directory` (from pretrain, sft or ppo), or a GPT-2 family name on the Hugging Face hub")
+	context := fs.Int("context", srppo.DefaultPretrainedContext, "GPT-2 checkpoints: longest prompt + response in `tokens`")
 	data := fs.String("data", "", "data `directory` with eval.jsonl")
 	format := fs.String("format", srppo.FormatChat, "prompt format: chat or doc")
 	maxNew := fs.Int("max-new", 24, "generation budget in `tokens`")
@@ -37,11 +43,7 @@ func runEval(args []string) error {
 	if *modelDir == "" || *data == "" {
 		return errors.New("-model and -data are required (see -h)")
 	}
-	tok, err := srppo.DataTokenizer(*data)
-	if err != nil {
-		return err
-	}
-	m, err := srppo.LoadModel(*modelDir, nil, tok)
+	m, err := loadModelForData(*modelDir, *data, *context)
 	if err != nil {
 		return err
 	}
@@ -58,6 +60,26 @@ func runEval(args []string) error {
 		return srppo.WriteJSON(*report, rep)
 	}
 	return nil
+}
+
+// loadModelForData loads the model of -model for the data directory: a GPT-2 checkpoint (or hub
+// name) with its own tokenizer and the context cap, a world model with the data's vocabulary.
+func loadModelForData(model, data string, context int) (*srppo.LM, error) {
+	if _, err := os.Stat(model); err != nil { // not a directory: a hub repository
+		m, err := srppo.LoadPretrained(model, "", context)
+		if err != nil {
+			return nil, fmt.Errorf("-model %s is neither a model directory nor a GPT-2 model on the hub: %w", model, err)
+		}
+		return m, nil
+	}
+	if srppo.IsGPT2Checkpoint(model) {
+		return srppo.LoadPretrained("", model, context)
+	}
+	tok, err := srppo.DataTokenizer(data)
+	if err != nil {
+		return nil, err
+	}
+	return srppo.LoadModel(model, nil, tok)
 }
 
 // printReport prints the per-split table and, where items carry operations and lengths, EM by

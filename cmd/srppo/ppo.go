@@ -26,14 +26,18 @@ gold answers; zero: KL only), with a per-token KL penalty to π_sft, a critic in
 the SFT trunk, GAE and the clipped surrogate (design §3 defaults). Each iteration prints reward,
 KL, mean length, EOS %, truncation % and, every -eval-every iterations, greedy EM on a slice of
 the eval set; metrics.jsonl and completions.jsonl in OUT grow by one iteration at a time and
-OUT/checkpoint lets the same command resume. The policy is written to OUT/model.`
+OUT/checkpoint lets the same command resume. The policy is written to OUT/model.
+
+π_pt is a directory from 'srppo pretrain' (-pt), or the pretrained GPT-2 family model that
+π_sft was fine-tuned from (-model NAME or -model-dir DIR, with the same -context as sft).`
 
 func runPPO(args []string) error {
-	fs := newFlagSet("ppo", "-prompts FILE -pt DIR -sft DIR -out DIR [-mode eos|token|…] [flags]", ppoDescription)
+	fs := newFlagSet("ppo", "-prompts FILE (-pt DIR | -model NAME [-model-dir DIR]) -sft DIR -out DIR [-mode eos|token|…] [flags]", ppoDescription)
 	d := srppo.DefaultPPOConfig(srppo.PlaceEOS)
 	mode := fs.String("mode", d.Mode, "reward placement: "+strings.Join(srppo.PlacementModes, ", "))
 	promptsPath := fs.String("prompts", "", "prompt pool `file` (prompts.jsonl)")
 	ptDir := fs.String("pt", "", "base model π_pt `directory`")
+	pre := addPretrainedFlags(fs)
 	sftDir := fs.String("sft", "", "SFT model π_sft `directory` (policy, reference and critic start from it)")
 	out := fs.String("out", "", "run `directory` (created; an existing run there is resumed)")
 	iters := fs.Int("iterations", 200, "PPO iterations `N` in total (a resumed run continues up to N)")
@@ -67,20 +71,27 @@ func runPPO(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *promptsPath == "" || *ptDir == "" || *sftDir == "" || *out == "" {
-		return errors.New("-prompts, -pt, -sft and -out are required (see -h)")
+	if *promptsPath == "" || *sftDir == "" || *out == "" || (*ptDir == "") == !pre.set() {
+		return errors.New("-prompts, -sft, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
 	d.Mode, d.WhitenAdv = *mode, !*noWhitenAdv
 	dataDir := filepath.Dir(*promptsPath)
-	tok, err := srppo.DataTokenizer(dataDir)
-	if err != nil {
-		return err
+	var pt *srppo.LM
+	if pre.set() {
+		var err error
+		if pt, err = pre.load(); err != nil {
+			return err
+		}
+	} else {
+		tok, err := srppo.DataTokenizer(dataDir)
+		if err != nil {
+			return err
+		}
+		if pt, err = srppo.LoadModel(*ptDir, nil, tok); err != nil {
+			return err
+		}
 	}
-	pt, err := srppo.LoadModel(*ptDir, nil, tok)
-	if err != nil {
-		return err
-	}
-	sft, err := srppo.LoadModel(*sftDir, &pt.Config, tok)
+	sft, err := srppo.LoadModel(*sftDir, &pt.Config, pt.Tokenizer)
 	if err != nil {
 		return err
 	}

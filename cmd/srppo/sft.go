@@ -16,12 +16,20 @@ Fine-tune π_sft from the base model π_pt on DATA/demos_N.jsonl in the chat tem
 <eos> only. The held-out loss on DATA/demos_heldout.jsonl (when present) is measured after
 every epoch and the best epoch's weights are written to OUT/model; the last epoch's (the
 overfit "SFT-long" model) go to OUT/long. The curve goes to OUT/sft.json, and the
-chat-format evaluation on DATA/eval.jsonl is printed.`
+chat-format evaluation on DATA/eval.jsonl is printed.
+
+π_pt is a directory from 'srppo pretrain' (-pt), or a pretrained GPT-2 family model
+(-model distilgpt2|gpt2|gpt2-medium, downloaded from the Hugging Face hub, or -model-dir DIR
+offline) for free-text data: its byte-level BPE tokenizer reads any text, the template is
+"<|endoftext|>Question: prompt\nAnswer:" → " response<|endoftext|>", the training flags
+not given default to fine-tuning values (-lr 1e-4, -batch 4, -epochs 5, -min-steps 30), and
+OUT/model is a Hugging Face GPT-2 checkpoint that transformers loads.`
 
 func runSFT(args []string) error {
-	fs := newFlagSet("sft", "-data DIR -pt DIR -out DIR [-n N] [flags]", sftDescription)
+	fs := newFlagSet("sft", "-data DIR (-pt DIR | -model NAME [-model-dir DIR]) -out DIR [-n N] [flags]", sftDescription)
 	data := fs.String("data", "", "data `directory` with demos_N.jsonl")
 	pt := fs.String("pt", "", "base model `directory` (from pretrain)")
+	pre := addPretrainedFlags(fs)
 	out := fs.String("out", "", "output `directory` for π_sft")
 	n := fs.Int("n", 1024, "number of demonstrations: reads demos_`N`.jsonl")
 	maxNew := fs.Int("max-new", 24, "generation budget of the final evaluation")
@@ -29,23 +37,34 @@ func runSFT(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *pt == "" || *out == "" {
-		return errors.New("-data, -pt and -out are required (see -h)")
+	if *data == "" || *out == "" || (*pt == "") == !pre.set() {
+		return errors.New("-data, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
-	tok, err := srppo.DataTokenizer(*data)
-	if err != nil {
-		return err
-	}
-	m, err := srppo.LoadModel(*pt, nil, tok)
-	if err != nil {
-		return err
+	var m *srppo.LM
+	var tok datasets.TextTokenizer
+	cfg := srppo.DefaultSFTConfig()
+	if pre.set() {
+		var err error
+		if m, err = pre.load(); err != nil {
+			return err
+		}
+		tok, cfg = m.Tokenizer, srppo.DefaultFineTuneConfig()
+	} else {
+		words, err := srppo.DataTokenizer(*data)
+		if err != nil {
+			return err
+		}
+		if m, err = srppo.LoadModel(*pt, nil, words); err != nil {
+			return err
+		}
+		tok = words
 	}
 	demoPath := filepath.Join(*data, datasets.DemosFile(*n))
 	train, held, err := srppo.LoadSFTData(*data, tok, *n)
 	if err != nil {
 		return err
 	}
-	cfg := tf.config(srppo.DefaultSFTConfig())
+	cfg = tf.config(cfg)
 	cfg.CheckpointDir = filepath.Join(*out, "train")
 	fmt.Printf("sft: %d demonstrations from %s, %d held out, model %s\n", len(train), demoPath, len(held), describeModel(m.Config))
 	res, err := trainWithProgress(m, train, held, cfg, *tf.stall)

@@ -46,6 +46,7 @@ func (f modelFlags) config(vocab int) srppo.Config {
 
 // trainFlags are the optimisation flags shared by pretrain and sft.
 type trainFlags struct {
+	fs                            *flag.FlagSet
 	seed                          *uint64
 	epochs, batch, warmup, ckEach *int
 	minSteps                      *int
@@ -55,6 +56,7 @@ type trainFlags struct {
 
 func addTrainFlags(fs *flag.FlagSet, d srppo.TrainConfig) trainFlags {
 	return trainFlags{
+		fs:       fs,
 		seed:     fs.Uint64("seed", d.Seed, "random `seed` (initialisation and shuffling); same seed and backend give the same weights"),
 		epochs:   fs.Int("epochs", d.Epochs, "passes over the training data"),
 		minSteps: fs.Int("min-steps", d.MinSteps, "add epochs until at least this many optimiser steps are taken"),
@@ -68,10 +70,45 @@ func addTrainFlags(fs *flag.FlagSet, d srppo.TrainConfig) trainFlags {
 	}
 }
 
+// config returns d with the flags given on the command line applied; the others keep d's values
+// (the flags' defaults, except for a pretrained model's fine-tuning defaults).
 func (f trainFlags) config(d srppo.TrainConfig) srppo.TrainConfig {
-	d.Seed, d.Epochs, d.BatchRows, d.CheckpointEvery, d.MinSteps = *f.seed, *f.epochs, *f.batch, *f.ckEach, *f.minSteps
-	d.Optim.WarmupSteps, d.Optim.LR, d.Optim.WeightDecay, d.Optim.GradClip = *f.warmup, *f.lr, *f.wd, *f.clip
+	apply := map[string]func(){
+		"seed": func() { d.Seed = *f.seed }, "epochs": func() { d.Epochs = *f.epochs },
+		"batch": func() { d.BatchRows = *f.batch }, "checkpoint-every": func() { d.CheckpointEvery = *f.ckEach },
+		"min-steps": func() { d.MinSteps = *f.minSteps }, "warmup": func() { d.Optim.WarmupSteps = *f.warmup },
+		"lr": func() { d.Optim.LR = *f.lr }, "weight-decay": func() { d.Optim.WeightDecay = *f.wd },
+		"grad-clip": func() { d.Optim.GradClip = *f.clip },
+	}
+	f.fs.Visit(func(fl *flag.Flag) {
+		if a, ok := apply[fl.Name]; ok {
+			a()
+		}
+	})
 	return d
+}
+
+// pretrainedFlags select a pretrained GPT-2 family model as π_pt (instead of -pt).
+type pretrainedFlags struct {
+	name, dir *string
+	context   *int
+}
+
+func addPretrainedFlags(fs *flag.FlagSet) pretrainedFlags {
+	return pretrainedFlags{
+		name: fs.String("model", "", "pretrained GPT-2 family `name` on the Hugging Face hub ("+strings.Join(srppo.GPT2Models, ", ")+
+			") as π_pt instead of -pt; downloaded into the hub cache ($HF_HOME, $HF_TOKEN honoured)"),
+		dir:     fs.String("model-dir", "", "local `directory` of a GPT-2 checkpoint (config.json, model.safetensors, tokenizer.json) to load offline, as -model"),
+		context: fs.Int("context", srppo.DefaultPretrainedContext, "with -model or -model-dir: longest prompt + response in `tokens` (GPT-2 handles 1024; shorter is faster on a CPU)"),
+	}
+}
+
+// set reports whether -model or -model-dir was given.
+func (f pretrainedFlags) set() bool { return *f.name != "" || *f.dir != "" }
+
+// load loads the pretrained model.
+func (f pretrainedFlags) load() (*srppo.LM, error) {
+	return srppo.LoadPretrained(*f.name, *f.dir, *f.context)
 }
 
 const pretrainDescription = `
