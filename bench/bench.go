@@ -24,10 +24,10 @@ const (
 	Prompts   = 64 // prompts per rollout
 	Samples   = 2  // samples per prompt
 	Rows      = Prompts * Samples
-	MaxNew    = 24 // new tokens per row, forced (no stop token)
-	BatchRows = 64 // sampler and scoring batch rows (PPOConfig.ScoreBatch)
-	Minibatch = 32 // PPO minibatch rows
-	PPOEpochs = 2  // PPO epochs over the rollout
+	MaxNew    = 24  // new tokens per row, forced (no stop token)
+	BatchRows = 128 // sampler and scoring batch rows (PPOConfig.ScoreBatch): the whole rollout
+	Minibatch = 32  // PPO minibatch rows
+	PPOEpochs = 2   // PPO epochs over the rollout
 )
 
 // Size is one benchmark model size.
@@ -92,8 +92,8 @@ func ResponseToken(r, t int) int32 { return int32(5 + (r*11+t*5)%(Vocab-5)) }
 
 // Shapes of the padded tensors the library builds for these workloads (checked by the tests).
 const (
-	PromptWidth = 16 // sampler prompt bucket: max prompt 11 rounded up to a multiple of 8
-	PairWidth   = 40 // scoring/update row width: prompt + response − 1 ≤ 34, rounded up to 8
+	PromptWidth = 12 // sampler prompt bucket: max prompt 11 rounded up to a multiple of 4
+	PairWidth   = 36 // scoring/update row width: prompt + response − 1 ≤ 34, rounded up to 4
 	CacheCols   = 64 // KV-cache columns = context; every decode step attends over all of them
 )
 

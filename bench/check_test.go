@@ -62,7 +62,7 @@ func TestShapes(t *testing.T) {
 			t.Errorf("minibatch at %d: RowWidth = %d, PairWidth = %d", start, w, PairWidth)
 		}
 	}
-	if w := min((maxLen+7)/8*8, c.Context-MaxNew); w != PromptWidth {
+	if w := min((maxLen+3)/4*4, c.Context-MaxNew); w != PromptWidth {
 		t.Errorf("prompt bucket = %d, PromptWidth = %d", w, PromptWidth)
 	}
 	if len(prompts) != Rows || Rows%BatchRows != 0 || Rows%Minibatch != 0 || CacheCols != c.Context {
@@ -118,8 +118,9 @@ func TestWorkloadsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 sampler batches × MaxNew calls, 2 scoring batches × 4 models, 8 minibatches × 2 steps.
-	if want := 2*MaxNew + 2*4 + PPOEpochs*Rows/Minibatch*2; counts.runs != want || counts.compiles != 0 {
+	// Rows/BatchRows sampler batches × MaxNew calls, as many scoring batches × 4 models, 8
+	// minibatches × 2 steps.
+	if want := Rows/BatchRows*(MaxNew+4) + PPOEpochs*Rows/Minibatch*2; counts.runs != want || counts.compiles != 0 {
 		t.Errorf("second PPO iteration: %d graph calls (want %d), %d compilations (want 0)", counts.runs, want, counts.compiles)
 	}
 	t.Logf("first PPO iteration: %d compilations, %d graph calls", first.compiles, first.runs)

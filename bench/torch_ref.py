@@ -7,12 +7,12 @@ same four workloads with the same padded shapes as the Go library executes:
 
   TrainStep     one AdamW step (betas 0.9/0.95, wd 0.01 on matrices, global-norm clip 1) on
                 32 rows x 64 tokens, every target in the loss
-  Generate      128 rows (64 prompts x 2) x 24 forced new tokens at temperature 1, batches of 64
-                rows, prompts left-padded to 16 columns, a [B, H, 64, dh] KV cache, every step
+  Generate      128 rows (64 prompts x 2) x 24 forced new tokens at temperature 1, one batch of 128
+                rows, prompts left-padded to 12 columns, a [B, H, 64, dh] KV cache, every step
                 attending over all 64 cache columns with a mask (as srppo's Sampler does)
   Score         log-probs of the 24 response tokens under 3 LMs (policy, pi_sft, pi_pt) and the
-                critic's values, one (prompt, response) pair per row, rows 40 columns wide,
-                batches of 64, then Delta, KL (k1), eos placement and rewards
+                critic's values, one (prompt, response) pair per row, rows 36 columns wide,
+                one batch of 128, then Delta, KL (k1), eos placement and rewards
   PPOIteration  Generate + Score + GAE (gamma 1, lambda 0.95) + whitening + 2 epochs x 4
                 minibatches of 32 rows: one policy step (clipped surrogate, entropy logged, AdamW
                 betas 0.9/0.999, lr 2e-5, clip 1) and one critic step (clipped value loss x 0.1,
@@ -54,10 +54,10 @@ TRAIN_ROWS, TRAIN_COLS = 32, 64
 PROMPTS, SAMPLES = 64, 2
 ROWS = PROMPTS * SAMPLES
 MAX_NEW = 24
-BATCH_ROWS = 64
+BATCH_ROWS = 128
 MINIBATCH = 32
 PPO_EPOCHS = 2
-PROMPT_WIDTH, PAIR_WIDTH, CACHE_COLS = 16, 40, 64
+PROMPT_WIDTH, PAIR_WIDTH, CACHE_COLS = 12, 36, 64
 WORKLOADS = ["TrainStep", "Generate", "Score", "PPOIteration"]
 
 

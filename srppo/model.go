@@ -366,6 +366,13 @@ func attention(q, k, v, mask *Node) *Node {
 func writeCache(cache, x, start *Node) *Node {
 	g := x.Graph()
 	s, cLen := x.Shape().Dimensions[2], cache.Shape().Dimensions[2]
+	if s == 1 {
+		// One decoded token (every step but the prefill): broadcast it and select its column — no
+		// one-hot matmul and none of the transposes it needs (−22 % generation, bench/NOTES.md).
+		hit := Equal(Iota(g, shapes.Make(dtypes.Int32, cLen), 0), start)
+		hit = BroadcastToDims(Reshape(hit, 1, 1, cLen, 1), cache.Shape().Dimensions...)
+		return Where(hit, BroadcastToDims(x, cache.Shape().Dimensions...), cache)
+	}
 	cols := Iota(g, shapes.Make(dtypes.Int32, s, cLen), 1)                                      // [S,C] column index
 	rows := Add(Iota(g, shapes.Make(dtypes.Int32, s, cLen), 0), start)                          // [S,C] target column of token s
 	onehot := ConvertDType(Equal(cols, rows), x.DType())                                        // [S,C]

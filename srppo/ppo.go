@@ -32,14 +32,14 @@ type PPOConfig struct {
 	Samples       int     `json:"samples"`          // samples per prompt
 	MaxNew        int     `json:"max_new"`          // response budget in tokens
 	Temperature   float64 `json:"temperature"`      // rollout sampling temperature
-	ScoreBatch    int     `json:"score_batch_rows"` // rows per teacher-forced scoring batch
+	ScoreBatch    int     `json:"score_batch_rows"` // rows per sampling and scoring batch (128: one batch for 64 prompts × 2)
 }
 
 // DefaultPPOConfig returns design §3's defaults for placement mode.
 func DefaultPPOConfig(mode string) PPOConfig {
 	return PPOConfig{Mode: mode, Gamma: 1, Lambda: 0.95, ClipEps: 0.2, ValueClip: 0.2, ValueCoef: 0.1,
 		KLBeta: 0.05, KLEstimator: KLk1, WhitenAdv: true, Epochs: 2, Minibatch: 32, ActorLR: 2e-5,
-		CriticLR: 1e-4, GradClip: 1, Prompts: 64, Samples: 2, MaxNew: 24, Temperature: 1, ScoreBatch: 64}
+		CriticLR: 1e-4, GradClip: 1, Prompts: 64, Samples: 2, MaxNew: 24, Temperature: 1, ScoreBatch: 128}
 }
 
 // Validate reports the first invalid knob.

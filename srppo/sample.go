@@ -36,7 +36,7 @@ type Samples struct {
 
 // Sampler decodes with a key/value cache: one prefill pass over the (left-padded) prompts, then
 // one pass per new token that reads the cached keys and values of all earlier columns. All shapes
-// are fixed ([BatchRows, context] caches; the prompt width rounded up to a multiple of 8), so the
+// are fixed ([BatchRows, context] caches; the prompt width rounded up to a multiple of widthBucket), so the
 // graphs compile once.
 type Sampler struct {
 	m    *LM
@@ -154,8 +154,8 @@ func (s *Sampler) sampleBatch(prompts [][]int32, cfg SampleConfig, rng *rand.Ran
 	if width+cfg.MaxNew > ctx {
 		return fmt.Errorf("a prompt of %d tokens plus %d new tokens exceeds the context of %d", width, cfg.MaxNew, ctx)
 	}
-	// Bucketed prompt width (a multiple of 8 where the context allows): few shapes, each compiled once.
-	width = min((width+7)/8*8, ctx-cfg.MaxNew)
+	// Bucketed prompt width: few shapes, each compiled once.
+	width = bucketWidth(width, ctx-cfg.MaxNew)
 	maxNew := cfg.MaxNew
 	rows := make([][]int32, b)
 	pad := make([]int, b)
