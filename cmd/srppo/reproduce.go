@@ -75,6 +75,7 @@ func runReproduce(args []string) error {
 	seeds := fs.Int("seeds", 0, "number of seeds `S` (0: the budget's)")
 	preset := fs.String("preset", "lean", "built-in world preset when -data is not given")
 	iters := fs.Int("iterations", 0, "PPO iterations per run (0: the budget's)")
+	publish := fs.String("publish", "", "also write RESULTS.md and its figures (under results/) into this `directory`, e.g. the repository root")
 	mf := addModelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -90,7 +91,7 @@ func runReproduce(args []string) error {
 		b.Iterations = *iters
 		b.T2At = []int{0, *iters / 2, *iters - 1}
 	}
-	rp := &reproduction{out: *out, b: b, started: time.Now(), log: os.Stdout, modelFlags: mf}
+	rp := &reproduction{out: *out, b: b, started: time.Now(), log: os.Stdout, modelFlags: mf, results: map[int][]seedResult{}, publish: *publish}
 	return rp.run(*data, *preset, args)
 }
 
@@ -109,6 +110,10 @@ type reproduction struct {
 	pool     []srppo.PromptSource
 	tables   tables
 	baseNote string
+	results  map[int][]seedResult // by N, one per seed
+
+	previousTotal float64 // wall seconds of earlier invocations on the same OUT
+	publish       string  // directory that receives RESULTS.md and its figures (-publish)
 
 	modelFlags modelFlags // the model shape when pretraining a -data directory
 }
@@ -180,6 +185,7 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 	if err := os.MkdirAll(rp.out, 0o755); err != nil {
 		return err
 	}
+	rp.loadSeconds()
 	if err := rp.prepareData(data, preset); err != nil {
 		return err
 	}
@@ -191,7 +197,7 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 			return err
 		}
 	}
-	rp.tables.Seconds["total"] = time.Since(rp.started).Seconds()
+	rp.tables.Seconds["total"] = rp.previousTotal + time.Since(rp.started).Seconds()
 	if err := srppo.WriteJSON(filepath.Join(rp.out, "tables.json"), rp.tables); err != nil {
 		return err
 	}
@@ -200,8 +206,41 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 		return err
 	}
 	fmt.Fprint(rp.log, "\n"+md)
-	rp.logf("done; tables in %s", filepath.Join(rp.out, "tables.md"))
+	figures, err := rp.figures(filepath.Join(rp.out, figuresDir))
+	if err != nil {
+		return err
+	}
+	if err := rp.writeResults(rp.out, figures); err != nil {
+		return err
+	}
+	if rp.publish != "" {
+		if err := rp.publishResults(figures); err != nil {
+			return err
+		}
+	}
+	rp.logf("done; tables in %s, %s and %d figures in %s", filepath.Join(rp.out, "tables.md"), filepath.Join(rp.out, resultsFile), len(figures), filepath.Join(rp.out, figuresDir))
 	return nil
+}
+
+// loadSeconds keeps the stage times and total wall time of earlier invocations on OUT, so the
+// times reported after a resumed or cached run are those of the work actually done.
+func (rp *reproduction) loadSeconds() {
+	var prev tables
+	if data, err := os.ReadFile(filepath.Join(rp.out, "tables.json")); err == nil && json.Unmarshal(data, &prev) == nil {
+		for k, v := range prev.Seconds {
+			if k == "total" {
+				rp.previousTotal = v
+				continue
+			}
+			rp.tables.Seconds[k] = v
+		}
+	}
+	var stages map[string]float64
+	if data, err := os.ReadFile(filepath.Join(rp.out, "stages", secondsFile)); err == nil && json.Unmarshal(data, &stages) == nil {
+		for k, v := range stages {
+			rp.tables.Seconds[k] = v
+		}
+	}
 }
 
 // prepareData sets up the data directory, tokenizer, eval set, prompt pool and base model.
@@ -289,8 +328,14 @@ func (rp *reproduction) cached(key string, v any, fn func() error) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	rp.tables.Seconds[key] = time.Since(start).Seconds()
-	return srppo.WriteJSON(path, v)
+	if err := srppo.WriteJSON(path, v); err != nil {
+		return err
+	}
+	return srppo.WriteJSON(filepath.Join(rp.out, "stages", secondsFile), rp.tables.Seconds)
 }
+
+// secondsFile (under OUT/stages) holds the wall seconds of every finished stage.
+const secondsFile = "seconds.json"
 
 func (rp *reproduction) t0() error {
 	var t0 srppo.T0
@@ -402,13 +447,17 @@ func (rp *reproduction) ppoRun(name string, sftDir string, seed int, cfg srppo.P
 	return ms, dir, err
 }
 
+// seedResult is what one seed at one N produced: evaluations by method, PPO metrics and run
+// directories by variant, and the T3 diagnostics per split.
+type seedResult struct {
+	evals   map[string]evalResult
+	metrics map[string][]srppo.Metrics
+	dirs    map[string]string
+	t3      []srppo.RewardDiagnostics
+}
+
 // forN runs everything for one demonstration count.
 func (rp *reproduction) forN(n int) error {
-	type seedResult struct {
-		evals   map[string]evalResult
-		metrics map[string][]srppo.Metrics
-		t3      []srppo.RewardDiagnostics
-	}
 	var results []seedResult
 	for seed := 1; seed <= rp.b.Seeds; seed++ {
 		sr := seedResult{evals: map[string]evalResult{}, metrics: map[string][]srppo.Metrics{}}
@@ -456,13 +505,14 @@ func (rp *reproduction) forN(n int) error {
 			variants[srppo.PlaceLogpSFT] = rp.ppoConfig(srppo.PlaceLogpSFT)
 			variants[srppo.PlaceZero] = rp.ppoConfig(srppo.PlaceZero)
 		}
+		dirs := map[string]string{}
 		for _, name := range sortedKeys(variants) {
 			runName := fmt.Sprintf("%s-N%d-s%d", strings.ReplaceAll(strings.ReplaceAll(name, " ", "_"), "λ", "lambda"), n, seed)
 			ms, dir, err := rp.ppoRun(runName, sftDir, seed, variants[name], rp.pool)
 			if err != nil {
 				return err
 			}
-			sr.metrics[name] = ms
+			sr.metrics[name], dirs[name] = ms, dir
 			if sr.evals[name], err = rp.evaluate("eval-ppo-"+runName, load(dir)); err != nil {
 				return err
 			}
@@ -472,8 +522,10 @@ func (rp *reproduction) forN(n int) error {
 				return err
 			}
 		}
+		sr.dirs = dirs
 		results = append(results, sr)
 	}
+	rp.results[n] = results
 	// T1: one row per method, columns split EM + EOS % + length.
 	methods := []string{"PT zero-shot", "SFT", "SFT-long"}
 	for _, mode := range rp.b.T1Modes {

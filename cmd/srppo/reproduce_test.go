@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,8 +73,39 @@ func TestReproduceSmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "## T1 — main results") || !strings.Contains(string(md), "## T5 — reward ablation") {
 		t.Errorf("tables.md incomplete: %v", err)
 	}
-	// A second run finds every stage cached and gives the same tables.
+	// RESULTS.md has both criteria, the discussion and a link to every figure, each a PNG on disk.
+	res, err := os.ReadFile(filepath.Join(out, resultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**(a)**", "**(b)**", "## Discussion", "## Tables", "## T1 — main results", "![t1_N16](figures/t1_N16.png)", "![t3_N16](figures/t3_N16.png)",
+		"![t2_mean_length](figures/t2_mean_length.png)", "![t4_pools](figures/t4_pools.png)", "![token_vs_eos/token_rewards](figures/token_vs_eos/token_rewards.png)"} {
+		if !strings.Contains(string(res), want) {
+			t.Errorf("RESULTS.md lacks %q", want)
+		}
+	}
+	links := regexp.MustCompile(`\]\((figures/[^)]+)\)`).FindAllStringSubmatch(string(res), -1)
+	for _, l := range links {
+		png, err := os.ReadFile(filepath.Join(out, l[1]))
+		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+			t.Errorf("figure %s: not a PNG (%v)", l[1], err)
+		}
+	}
+	if len(links) < 8 {
+		t.Errorf("RESULTS.md links %d figures, want every figure (≥ 8)", len(links))
+	}
+	// A second run finds every stage cached, gives the same tables and publishes RESULTS.md with
+	// its figures into another directory.
+	pub := filepath.Join(dir, "repo")
+	args = append(args, "-publish", pub)
 	run()
+	published, err := os.ReadFile(filepath.Join(pub, resultsFile))
+	if err != nil || !strings.Contains(string(published), "![t1_N16](results/t1_N16.png)") {
+		t.Errorf("published RESULTS.md missing or not linking results/: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(pub, publishedFigures, "t1_N16.png")); err != nil {
+		t.Error(err)
+	}
 	again, _ := os.ReadFile(filepath.Join(out, "tables.json"))
 	var tb2 tables
 	json.Unmarshal(again, &tb2)

@@ -1,0 +1,382 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/plotting"
+	"github.com/gosrppo/gosrppo/srppo"
+)
+
+// The files `srppo reproduce` writes beside its tables.
+const (
+	resultsFile = "RESULTS.md"
+	figuresDir  = "figures"
+	// publishedFigures is the folder, beside a published RESULTS.md, that receives its figures.
+	publishedFigures = "results"
+	// pairFigures (under the figures) holds `srppo plot`'s figures of the seed-1 token and eos runs.
+	pairFigures = "token_vs_eos"
+)
+
+// verdict is the outcome of a pre-registered criterion: held, not held, or not measurable with
+// what the run has (Measured false), with the numbers that decided it.
+type verdict struct {
+	Measured, Held bool
+	Lines          []string // one line of evidence each
+}
+
+func (v verdict) label() string {
+	switch {
+	case !v.Measured:
+		return "not measured"
+	case v.Held:
+		return "**held**"
+	}
+	return "**not held**"
+}
+
+// cellMean is the mean of a table cell, NaN when the row or column is missing.
+func cellMean(rows []tableRow, name, col string) float64 {
+	for _, r := range rows {
+		if r.Name == name {
+			if c, ok := r.Cells[col]; ok {
+				return float64(c.Mean)
+			}
+		}
+	}
+	return math.NaN()
+}
+
+// criterionA is design §6 (a): at every N ≤ 64 SRPPO-eos beats SFT by ≥ 5 EM points on some
+// out-of-domain split and is within 2 points in domain (3-seed means), and the best
+// out-of-domain gain is smaller at N = 1024 than at each N ≤ 64. inDomain is the first split
+// of the eval file; every other split is out of domain.
+func criterionA(t1 []tableRow, ns []int, splits []string) verdict {
+	var v verdict
+	if len(splits) < 2 {
+		v.Lines = append(v.Lines, "the eval set has no out-of-domain split")
+		return v
+	}
+	gain := func(n int, split string) float64 {
+		return 100 * (cellMean(t1, fmt.Sprintf("N=%d SRPPO-eos", n), split+" EM") - cellMean(t1, fmt.Sprintf("N=%d SFT", n), split+" EM"))
+	}
+	bestOOD := func(n int) (float64, string) {
+		best, at := math.Inf(-1), ""
+		for _, s := range splits[1:] {
+			if g := gain(n, s); g > best {
+				best, at = g, s
+			}
+		}
+		return best, at
+	}
+	small := slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return n > 64 })
+	if len(small) == 0 || !slices.Contains(ns, 1024) {
+		v.Lines = append(v.Lines, fmt.Sprintf("needs N ≤ 64 and N = 1024; the run has N = %v", ns))
+		return v
+	}
+	v.Measured, v.Held = true, true
+	large, largeAt := bestOOD(1024)
+	for _, n := range small {
+		ood, at := bestOOD(n)
+		id := gain(n, splits[0])
+		const tol = 1e-9 // float rounding must not decide a boundary case
+		okOOD, okID, narrows := ood >= 5-tol, math.Abs(id) <= 2+tol, large < ood
+		v.Held = v.Held && okOOD && okID && narrows
+		v.Lines = append(v.Lines, fmt.Sprintf("N=%d: best out-of-domain gain %+.1f points (%s; needs ≥ +5: %s), in-domain %+.1f (needs within ±2: %s), N=1024 gain %+.1f (%s; narrower: %s)",
+			n, ood, at, yesNo(okOOD), id, yesNo(okID), large, largeAt, yesNo(narrows)))
+	}
+	return v
+}
+
+// criterionB is design §6 (b): by the last iteration, `token` moves the mean rollout length ≥ 25 %
+// away from the SFT policy's (iteration 0) or truncates > 20 % of responses, while `eos` stays
+// within ±10 % of it (3-seed means).
+func criterionB(t2 []tableRow, at []int) verdict {
+	var v verdict
+	if len(at) < 2 {
+		v.Lines = append(v.Lines, "the run reports length at fewer than two iterations")
+		return v
+	}
+	first, last := at[0], at[len(at)-1]
+	get := func(mode, col string, it int) float64 { return cellMean(t2, mode, fmt.Sprintf("%s@%d", col, it)) }
+	change := func(mode string) float64 { return 100 * (get(mode, "len", last)/get(mode, "len", first) - 1) }
+	tok, eos, trunc := change(srppo.PlaceToken), change(srppo.PlaceEOS), get(srppo.PlaceToken, "trunc%", last)
+	if math.IsNaN(tok) || math.IsNaN(eos) {
+		v.Lines = append(v.Lines, "the run has no `token` and `eos` length dynamics (T2)")
+		return v
+	}
+	// The tolerance keeps float rounding from deciding a boundary case (4.4/4 − 1 > 0.1).
+	const tol = 1e-9
+	okTok, okEOS := math.Abs(tok) >= 25-tol || trunc > 20, math.Abs(eos) <= 10+tol
+	v.Measured, v.Held = true, okTok && okEOS
+	v.Lines = append(v.Lines,
+		fmt.Sprintf("`token`: mean length %.2f → %.2f tokens (%+.0f %%), truncated %.1f %% at iteration %d (needs |change| ≥ 25 %% or truncated > 20 %%: %s)",
+			get(srppo.PlaceToken, "len", first), get(srppo.PlaceToken, "len", last), tok, trunc, last, yesNo(okTok)),
+		fmt.Sprintf("`eos`: mean length %.2f → %.2f tokens (%+.0f %%) at iteration %d (needs within ±10 %%: %s)",
+			get(srppo.PlaceEOS, "len", first), get(srppo.PlaceEOS, "len", last), eos, last, yesNo(okEOS)))
+	return v
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// figures renders the study's figures into dir and returns their file names.
+func (rp *reproduction) figures(dir string) ([]string, error) {
+	fw := &figureWriter{out: dir, format: plotting.PNG, w: rp.log}
+	emRows := func(rows []tableRow, prefix string) []plotting.Bar {
+		var bars []plotting.Bar
+		for _, r := range rows {
+			if !strings.HasPrefix(r.Name, prefix) {
+				continue
+			}
+			for _, s := range rp.splits {
+				c := r.Cells[s+" EM"]
+				if !math.IsNaN(float64(c.Mean)) {
+					bars = append(bars, plotting.Bar{Method: strings.TrimPrefix(r.Name, prefix), Group: s, Mean: 100 * float64(c.Mean), SD: 100 * nanToZero(float64(c.SD))})
+				}
+			}
+		}
+		return bars
+	}
+	for _, n := range rp.b.Ns {
+		prefix := fmt.Sprintf("N=%d ", n)
+		fw.write(fmt.Sprintf("t1_N%d", n), func(f plotting.Format) ([]byte, error) {
+			return plotting.GroupedBars(fmt.Sprintf("T1: greedy exact match by split, N = %d demonstrations (mean ± sd over %d seeds)", n, rp.b.Seeds), "exact match (%)", emRows(rp.tables.T1, prefix), f)
+		})
+		fw.write(fmt.Sprintf("t3_N%d", n), func(f plotting.Format) ([]byte, error) {
+			var bars []plotting.Bar
+			for _, r := range rp.tables.T3 {
+				if !strings.HasPrefix(r.Name, prefix) {
+					continue
+				}
+				for _, col := range r.Order[:3] { // pass@1, pass@K, best-of-K by r
+					c := r.Cells[col]
+					bars = append(bars, plotting.Bar{Method: col, Group: strings.TrimPrefix(r.Name, prefix), Mean: 100 * nanToZero(float64(c.Mean)), SD: 100 * nanToZero(float64(c.SD))})
+				}
+			}
+			return plotting.GroupedBars(fmt.Sprintf("T3: SFT sampling before PPO, N = %d: does reranking by r beat pass@1?", n), "exact match (%)", bars, f)
+		})
+	}
+	if len(rp.tables.T4) > 0 {
+		fw.write("t4_pools", func(f plotting.Format) ([]byte, error) {
+			return plotting.GroupedBars(fmt.Sprintf("T4: SRPPO-eos by PPO prompt pool, N = %d", rp.b.T2N), "exact match (%)", emRows(rp.tables.T4, ""), f)
+		})
+	}
+	results := rp.results[rp.b.T2N]
+	if len(results) == 0 {
+		return fw.wrote, fw.result()
+	}
+	fw.write("t2_mean_length", func(f plotting.Format) ([]byte, error) {
+		var curves []plotting.MeanSD
+		for _, name := range sortedKeys(results[0].metrics) {
+			c := plotting.MeanSD{Name: name}
+			for i, m := range results[0].metrics[name] {
+				var per []float64
+				for _, r := range results {
+					if i < len(r.metrics[name]) {
+						per = append(per, r.metrics[name][i].Length)
+					}
+				}
+				mc := newCell(per)
+				c.X, c.Mean, c.SD = append(c.X, float64(m.Iteration)), append(c.Mean, float64(mc.Mean)), append(c.SD, nanToZero(float64(mc.SD)))
+			}
+			curves = append(curves, c)
+		}
+		return plotting.MeanLengthCurves(fmt.Sprintf("T2: mean rollout length by placement mode, N = %d (band: sd over %d seeds)", rp.b.T2N, len(results)), "response length (tokens)", curves, f)
+	})
+	// The seed-1 runs of `token` and `eos` side by side: every per-iteration curve, the length
+	// histograms, reward against length and the token-level rewards of token's last rollout.
+	var pair []string
+	for _, mode := range []string{srppo.PlaceToken, srppo.PlaceEOS} {
+		if d, ok := results[0].dirs[mode]; ok {
+			pair = append(pair, d)
+		}
+	}
+	if len(pair) > 0 {
+		sub := &figureWriter{out: filepath.Join(dir, pairFigures), format: plotting.PNG, w: rp.log}
+		if err := sub.ppo(pair, rp.b.T2At, 4); err != nil {
+			return nil, err
+		}
+		fw.wrote, fw.failed = append(fw.wrote, sub.wrote...), append(fw.failed, sub.failed...)
+	}
+	return fw.wrote, fw.result()
+}
+
+// figureRel is a figure's path relative to the figures folder: its name, under pairFigures for
+// the token-vs-eos run figures.
+func figureRel(path string) string {
+	if filepath.Base(filepath.Dir(path)) == pairFigures {
+		return filepath.Join(pairFigures, filepath.Base(path))
+	}
+	return filepath.Base(path)
+}
+
+func nanToZero(x float64) float64 {
+	if math.IsNaN(x) {
+		return 0
+	}
+	return x
+}
+
+// buildStamp names the commit and build of this binary (from the Go build information).
+func buildStamp() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown build"
+	}
+	rev, dirty, exp := "unknown commit (built without VCS stamping)", "", ""
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = "commit " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " with uncommitted changes"
+			}
+		case "GOEXPERIMENT":
+			exp = " GOEXPERIMENT=" + s.Value
+		}
+	}
+	return fmt.Sprintf("%s%s, %s%s, %s/%s, %d CPUs", rev, dirty, info.GoVersion, exp, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}
+
+// writeResults writes dir/RESULTS.md: how the run was made, the pre-registered criteria as
+// measured, a discussion derived from the numbers, the figures and every table.
+func (rp *reproduction) writeResults(dir string, figures []string) error {
+	return datasets.WriteFileAtomic(filepath.Join(dir, resultsFile), []byte(rp.resultsMarkdown(figuresDir, figures)))
+}
+
+// publishResults writes RESULTS.md into the -publish directory with its figures under results/.
+func (rp *reproduction) publishResults(figures []string) error {
+	figDir := filepath.Join(rp.publish, publishedFigures)
+	if err := os.MkdirAll(figDir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range figures {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(figDir, figureRel(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := plotting.WriteFile(dst, data); err != nil {
+			return err
+		}
+	}
+	path := filepath.Join(rp.publish, resultsFile)
+	if err := datasets.WriteFileAtomic(path, []byte(rp.resultsMarkdown(publishedFigures, figures))); err != nil {
+		return err
+	}
+	rp.logf("published %s and %d figures in %s", path, len(figures), figDir)
+	return nil
+}
+
+func (rp *reproduction) resultsMarkdown(figRel string, figures []string) string {
+	var b strings.Builder
+	bd := rp.b
+	t := rp.tables
+	fmt.Fprintf(&b, "# Results: SRPPO at toy scale\n\n")
+	fmt.Fprintf(&b, "Generated by `%s` (%s); do not edit by hand — rerun the command, which reuses the stages cached under its `-out` directory. ", t.Command, buildStamp())
+	fmt.Fprintf(&b, "Base model: %s. Design: [docs/design.md](docs/design.md) §4, §6.\n\n", rp.baseNote)
+	fmt.Fprintf(&b, "Budget: N ∈ %v, %d seed(s), %d PPO iterations per run of %d prompts × %d samples, greedy evaluation on %d items per split (%s), T3 on %d items per split with K = %d samples, SFT for %d epochs (at least %d steps).",
+		bd.Ns, bd.Seeds, bd.Iterations, bd.RolloutPrompt, rp.ppoConfig(srppo.PlaceEOS).Samples, bd.EvalPerSplit, strings.Join(rp.splits, ", "), bd.T3Items, bd.T3K, bd.SFTEpochs, bd.SFTMinSteps)
+	var stages float64
+	for k, v := range t.Seconds {
+		if k != "total" {
+			stages += v
+		}
+	}
+	fmt.Fprintf(&b, " Wall time: %s in all invocations (%s in finished stages).\n\n", fmtDuration(t.Seconds["total"]), fmtDuration(stages))
+
+	a, bb := criterionA(t.T1, bd.Ns, rp.splits), criterionB(t.T2, bd.T2At)
+	b.WriteString("## Pre-registered criteria (design §6)\n\n")
+	fmt.Fprintf(&b, "**(a)** SRPPO-eos beats SFT by ≥ 5 EM points out of domain at N ≤ 64, within 2 points in domain, and the gap narrows at N = 1024: %s.\n\n", a.label())
+	for _, l := range a.Lines {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	fmt.Fprintf(&b, "\n**(b)** `token` moves mean length ≥ 25 %% away from SFT (or truncates > 20 %%) while `eos` stays within ±10 %%: %s.", bb.label())
+	if last := bd.T2At[len(bd.T2At)-1]; last < 200 {
+		fmt.Fprintf(&b, " The design reads (b) at iteration 200; this budget stops at iteration %d, so it is read there.", last)
+	}
+	b.WriteString("\n\n")
+	for _, l := range bb.Lines {
+		fmt.Fprintf(&b, "- %s\n", l)
+	}
+	b.WriteString("\n## Discussion\n\n")
+	for _, p := range rp.discussion() {
+		b.WriteString(p + "\n\n")
+	}
+	b.WriteString("## Figures\n\n")
+	for _, f := range figures {
+		rel := filepath.ToSlash(figureRel(f))
+		fmt.Fprintf(&b, "![%s](%s/%s)\n\n", strings.TrimSuffix(rel, filepath.Ext(rel)), figRel, rel)
+	}
+	b.WriteString(strings.Replace(rp.markdown(), "# SRPPO reproduction", "## Tables — SRPPO reproduction", 1))
+	return b.String()
+}
+
+func fmtDuration(seconds float64) string {
+	return (time.Duration(seconds) * time.Second).Round(time.Second).String()
+}
+
+// discussion states in words what the tables show: whether SRPPO helps over SFT, what T3 says
+// about the coherent reward, how the placements move length, and what PPO on the true reward does.
+func (rp *reproduction) discussion() []string {
+	var out []string
+	t1 := rp.tables.T1
+	for _, n := range rp.b.Ns {
+		var parts []string
+		for _, s := range rp.splits {
+			sft, eos := cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"), cellMean(t1, fmt.Sprintf("N=%d SRPPO-eos", n), s+" EM")
+			orc := cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM")
+			parts = append(parts, fmt.Sprintf("%s %.1f → %.1f (oracle-PPO %.1f)", s, 100*sft, 100*eos, 100*orc))
+		}
+		out = append(out, fmt.Sprintf("N = %d: exact match SFT → SRPPO-eos, %s.", n, strings.Join(parts, "; ")))
+	}
+	// T3: does reranking SFT samples by r beat pass@1 out of domain, and how often does r rank
+	// a correct answer above a wrong one?
+	var beats, loses []string
+	for _, r := range rp.tables.T3 {
+		if len(r.Order) < 4 {
+			continue
+		}
+		p1, bk, pw := float64(r.Cells[r.Order[0]].Mean), float64(r.Cells[r.Order[2]].Mean), float64(r.Cells["pairwise acc"].Mean)
+		s := fmt.Sprintf("%s (pass@1 %.2f, %s %.2f, pairwise accuracy %.2f)", r.Name, p1, r.Order[2], bk, pw)
+		if bk > p1 {
+			beats = append(beats, s)
+		} else {
+			loses = append(loses, s)
+		}
+	}
+	if len(loses) > 0 {
+		out = append(out, "T3 explains the outcome: where reranking SFT samples by the coherent reward r = log π_sft − log π_pt does not beat SFT's own pass@1, PPO on r has nothing to distil — r does not prefer correct answers there. Not better than pass@1: "+strings.Join(loses, "; ")+".")
+	}
+	if len(beats) > 0 {
+		out = append(out, "Where reranking by r does beat pass@1 there is signal for PPO to distil: "+strings.Join(beats, "; ")+".")
+	}
+	if n := rp.b.T2N; len(rp.tables.T2) > 0 {
+		var parts []string
+		last := rp.b.T2At[len(rp.b.T2At)-1]
+		for _, r := range rp.tables.T2 {
+			l0, l1 := cellMean([]tableRow{r}, r.Name, "len@0"), cellMean([]tableRow{r}, r.Name, fmt.Sprintf("len@%d", last))
+			parts = append(parts, fmt.Sprintf("%s %.2f → %.2f", r.Name, l0, l1))
+		}
+		out = append(out, fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations 0 → %d): %s. Per-token rewards Δ_t are unbounded, so a placement that pays per token can pay for more tokens; the whole coherent reward at <eos> cannot.", n, last, strings.Join(parts, "; ")))
+	}
+	out = append(out, fmt.Sprintf("Scale: a %d-layer d=%d model, %d PPO iterations per run (the design asks for 200) — short runs of a toy model; read the differences against the seed-to-seed sd.", rp.pt.Config.Layers, rp.pt.Config.DModel, rp.b.Iterations))
+	return out
+}
