@@ -2,6 +2,7 @@ package srppo
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -392,6 +393,35 @@ func TestGPT2SFTAndPPO(t *testing.T) {
 	}
 	if !IsGPT2Checkpoint(runDir) {
 		t.Error("the PPO policy was not written as a GPT-2 checkpoint")
+	}
+	// The step-by-step API (what the notebooks call, one stage per cell, state on disk).
+	steps, err := OpenPPOSteps(filepath.Join(t.TempDir(), "steps"), pc, 2, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps.Log = io.Discard
+	if r, err = steps.Rollout(); err != nil || r.Stage != StageRollout {
+		t.Fatalf("rollout stage: %v", err)
+	}
+	if r, err = steps.Score(); err != nil || r.Stage != StageScored {
+		t.Fatalf("score stage: %v", err)
+	}
+	for _, row := range r.Rows { // Σ_t Δ_t is the coherent reward log π_sft(y|x) − log π_pt(y|x)
+		var sum, sft, pt float64
+		for t := range row.Tokens {
+			sum += float64(row.Delta[t])
+			sft += float64(row.LogpSFT[t])
+			pt += float64(row.LogpPT[t])
+		}
+		if math.Abs(sum-(sft-pt)) > 1e-4 || math.Abs(row.Coherent-sum) > 1e-4 {
+			t.Errorf("row: ΣΔ %.5f, log π_sft − log π_pt %.5f, coherent %.5f", sum, sft-pt, row.Coherent)
+		}
+	}
+	if r, err = steps.Advantages(); err != nil || r.Stage != StageAdvantages {
+		t.Fatalf("advantages stage: %v", err)
+	}
+	if m, _, err = steps.Update(); err != nil || len(m.Sanity) > 0 || steps.Iteration() != 1 {
+		t.Fatalf("update stage: %v (sanity %v, iteration %d)", err, m, steps.Iteration())
 	}
 	policy, err := LoadPretrained("", runDir, 0)
 	if err != nil {
