@@ -32,8 +32,10 @@ an interrupted run continues where it stopped.
 
 Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 25 PPO iterations of 64 prompts × 2
 samples for eos, token and oracle, 100 eval items per split) and grid (N = 16, 64, 1024, three
-seeds, every mode with 20 iterations, T2/T4/T5 at N = 64: 51 PPO runs, sized from the measured
-5–10 s per iteration on 2 cores to about 2.5 h; use -iterations to go longer).`
+seeds, every mode with 20 iterations, T2/T4/T5 at N = 64: 51 PPO runs; 57 min on 2 cores with a
+GOEXPERIMENT=simd build at about 2 s per iteration, roughly 3× that with the plain build; use
+-iterations to go longer). With -publish DIR, RESULTS.md and its figures (under results/) are also
+written into DIR.`
 
 // budget sizes a reproduction.
 type budget struct {

@@ -230,6 +230,60 @@ func nanToZero(x float64) float64 {
 	return x
 }
 
+// lengthDiscussion reads T2 and the last rollouts of seed 1: how far each placement moved the
+// mean rollout length, against the zero-reward control, and how the coherent reward grows with
+// length.
+func (rp *reproduction) lengthDiscussion() string {
+	last := rp.b.T2At[len(rp.b.T2At)-1]
+	change := func(r tableRow) (l0, l1, pct float64) {
+		l0, l1 = cellMean([]tableRow{r}, r.Name, "len@0"), cellMean([]tableRow{r}, r.Name, fmt.Sprintf("len@%d", last))
+		return l0, l1, 100 * (l1/l0 - 1)
+	}
+	var parts []string
+	control := math.NaN()
+	for _, r := range rp.tables.T2 {
+		l0, l1, pct := change(r)
+		parts = append(parts, fmt.Sprintf("%s %.2f → %.2f (%+.0f %%)", r.Name, l0, l1, pct))
+		if r.Name == srppo.PlaceZero {
+			control = pct
+		}
+	}
+	s := fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations 0 → %d, 3-seed means): %s.", rp.b.T2N, last, strings.Join(parts, "; "))
+	if !math.IsNaN(control) {
+		s += fmt.Sprintf(" The zero-reward control (KL penalty only) moves it %+.0f %%: changes of that size are the noise of rollout length between iterations, not an effect of the reward.", control)
+	}
+	if res := rp.results[rp.b.T2N]; len(res) > 0 {
+		var fits []string
+		allPositive := true
+		for _, mode := range []string{srppo.PlaceEOS, srppo.PlaceToken} {
+			dir, ok := res[0].dirs[mode]
+			if !ok {
+				continue
+			}
+			r, _, err := lastRollout(dir)
+			if err != nil || r == nil {
+				continue
+			}
+			lengths, rewards, err := plotting.RewardLengthFromRollout(r)
+			if err != nil {
+				continue
+			}
+			if slope, _, corr, err := plotting.LinearFit(lengths, rewards); err == nil {
+				fits = append(fits, fmt.Sprintf("%s %+.2f nats per token (correlation %.2f)", mode, slope, corr))
+				allPositive = allPositive && slope > 0
+			}
+		}
+		switch {
+		case len(fits) > 0 && allPositive:
+			s += " In the last rollout (seed 1) the coherent reward r = ΣΔ_t grows with response length — " + strings.Join(fits, ", ") +
+				": extra tokens have Δ_t > 0 on average (π_pt finds them less likely than π_sft does), so even the whole reward at <eos> pays for length; a per-token placement pays for it at every step."
+		case len(fits) > 0:
+			s += " Coherent reward against response length in the last rollout (seed 1): " + strings.Join(fits, ", ") + "."
+		}
+	}
+	return s
+}
+
 // buildStamp names the commit and build of this binary (from the Go build information).
 func buildStamp() string {
 	info, ok := debug.ReadBuildInfo()
@@ -347,35 +401,47 @@ func (rp *reproduction) discussion() []string {
 		}
 		out = append(out, fmt.Sprintf("N = %d: exact match SFT → SRPPO-eos, %s.", n, strings.Join(parts, "; ")))
 	}
-	// T3: does reranking SFT samples by r beat pass@1 out of domain, and how often does r rank
-	// a correct answer above a wrong one?
-	var beats, loses []string
+	// Does PPO work at all when the reward is right? oracle-PPO vs SFT out of domain.
+	for _, n := range rp.b.Ns {
+		var gains []string
+		for _, s := range rp.splits[1:] {
+			g := 100 * (cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM") - cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"))
+			gains = append(gains, fmt.Sprintf("%s %+.1f", s, g))
+		}
+		if len(gains) > 0 {
+			out = append(out, fmt.Sprintf("N = %d, PPO on the true reward (oracle-PPO) vs SFT out of domain: %s points — what the same PPO does when the reward ranks answers correctly.", n, strings.Join(gains, ", ")))
+		}
+	}
+	// T3: does reranking SFT samples by r beat pass@1 (by more than rounding), and how often does
+	// r rank a correct answer above a wrong one?
+	const tie = 0.005
+	var beats, ties, loses []string
 	for _, r := range rp.tables.T3 {
 		if len(r.Order) < 4 {
 			continue
 		}
 		p1, bk, pw := float64(r.Cells[r.Order[0]].Mean), float64(r.Cells[r.Order[2]].Mean), float64(r.Cells["pairwise acc"].Mean)
-		s := fmt.Sprintf("%s (pass@1 %.2f, %s %.2f, pairwise accuracy %.2f)", r.Name, p1, r.Order[2], bk, pw)
-		if bk > p1 {
+		s := fmt.Sprintf("%s (pass@1 %.3f, %s %.3f, pairwise accuracy %.2f)", r.Name, p1, r.Order[2], bk, pw)
+		switch {
+		case bk > p1+tie:
 			beats = append(beats, s)
-		} else {
+		case bk < p1-tie:
 			loses = append(loses, s)
+		default:
+			ties = append(ties, s)
 		}
 	}
 	if len(loses) > 0 {
-		out = append(out, "T3 explains the outcome: where reranking SFT samples by the coherent reward r = log π_sft − log π_pt does not beat SFT's own pass@1, PPO on r has nothing to distil — r does not prefer correct answers there. Not better than pass@1: "+strings.Join(loses, "; ")+".")
+		out = append(out, "T3: reranking SFT samples by the coherent reward r = log π_sft − log π_pt is worse than SFT's own pass@1 — r prefers wrong answers, so PPO on r has nothing to distil and moves the policy away from correct answers — at "+strings.Join(loses, "; ")+".")
+	}
+	if len(ties) > 0 {
+		out = append(out, "Reranking by r ties with pass@1 (no signal to distil) at "+strings.Join(ties, "; ")+".")
 	}
 	if len(beats) > 0 {
-		out = append(out, "Where reranking by r does beat pass@1 there is signal for PPO to distil: "+strings.Join(beats, "; ")+".")
+		out = append(out, "Reranking by r beats pass@1 (signal PPO could distil) at "+strings.Join(beats, "; ")+".")
 	}
-	if n := rp.b.T2N; len(rp.tables.T2) > 0 {
-		var parts []string
-		last := rp.b.T2At[len(rp.b.T2At)-1]
-		for _, r := range rp.tables.T2 {
-			l0, l1 := cellMean([]tableRow{r}, r.Name, "len@0"), cellMean([]tableRow{r}, r.Name, fmt.Sprintf("len@%d", last))
-			parts = append(parts, fmt.Sprintf("%s %.2f → %.2f", r.Name, l0, l1))
-		}
-		out = append(out, fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations 0 → %d): %s. Per-token rewards Δ_t are unbounded, so a placement that pays per token can pay for more tokens; the whole coherent reward at <eos> cannot.", n, last, strings.Join(parts, "; ")))
+	if len(rp.tables.T2) > 0 {
+		out = append(out, rp.lengthDiscussion())
 	}
 	out = append(out, fmt.Sprintf("Scale: a %d-layer d=%d model, %d PPO iterations per run (the design asks for 200) — short runs of a toy model; read the differences against the seed-to-seed sd.", rp.pt.Config.Layers, rp.pt.Config.DModel, rp.b.Iterations))
 	return out
