@@ -114,8 +114,9 @@ type reproduction struct {
 	baseNote string
 	results  map[int][]seedResult // by N, one per seed
 
-	previousTotal float64 // wall seconds of earlier invocations on the same OUT
-	publish       string  // directory that receives RESULTS.md and its figures (-publish)
+	previousTotal float64      // wall seconds of earlier invocations on the same OUT
+	invocations   []invocation // every invocation on OUT, this one last
+	publish       string       // directory that receives RESULTS.md and its figures (-publish)
 
 	modelFlags modelFlags // the model shape when pretraining a -data directory
 }
@@ -188,6 +189,9 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 		return err
 	}
 	rp.loadSeconds()
+	if err := rp.recordInvocation(); err != nil {
+		return err
+	}
 	if err := rp.prepareData(data, preset); err != nil {
 		return err
 	}

@@ -103,6 +103,10 @@ func TestReproduceSmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(published), "![t1_N16](results/t1_N16.png)") {
 		t.Errorf("published RESULTS.md missing or not linking results/: %v", err)
 	}
+	// Both invocations are listed (the header and the tables name the command twice more).
+	if n := strings.Count(string(published), "`srppo reproduce -data"); n != 4 {
+		t.Errorf("published RESULTS.md names the command %d times, want the header, the tables and 2 invocations", n)
+	}
 	if _, err := os.Stat(filepath.Join(pub, publishedFigures, "t1_N16.png")); err != nil {
 		t.Error(err)
 	}
