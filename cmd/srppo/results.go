@@ -451,6 +451,16 @@ func (rp *reproduction) discussion() []string {
 		}
 		out = append(out, fmt.Sprintf("N = %d: exact match SFT → SRPPO-eos, %s.", n, strings.Join(parts, "; ")))
 	}
+	// Epoch selection: PPO starts from the epoch with the lowest held-out loss ("SFT"); say so
+	// when the last epoch ("SFT-long") is much better in domain.
+	for _, n := range rp.b.Ns {
+		id := rp.splits[0] + " EM"
+		best, long := cellMean(t1, fmt.Sprintf("N=%d SFT", n), id), cellMean(t1, fmt.Sprintf("N=%d SFT-long", n), id)
+		if long-best >= 0.10 {
+			out = append(out, fmt.Sprintf("N = %d: the epoch with the lowest held-out loss (SFT, which PPO starts from) reaches %s %.1f while the last epoch (SFT-long) reaches %.1f, with mean answer length %.2f vs %.2f tokens: with this few demonstrations the held-out loss picks an under-trained model, and every PPO row at this N starts from it.",
+				n, id, 100*best, 100*long, cellMean(t1, fmt.Sprintf("N=%d SFT", n), "length"), cellMean(t1, fmt.Sprintf("N=%d SFT-long", n), "length")))
+		}
+	}
 	// Does PPO work at all when the reward is right? oracle-PPO vs SFT out of domain.
 	for _, n := range rp.b.Ns {
 		var gains []string
