@@ -30,12 +30,17 @@ evaluation per split (splits come from eval.jsonl). It prints the tables T0–T5
 seeds) as it goes and writes OUT/tables.md and OUT/tables.json. Every stage is cached under OUT:
 an interrupted run continues where it stopped.
 
-Budgets: quick (≤ 20 min on 2 cores: N = 64, one seed, 25 PPO iterations of 64 prompts × 2
-samples for eos, token and oracle, 100 eval items per split) and grid (N = 16, 64, 1024, three
-seeds, every mode with 20 iterations, T2/T4/T5 at N = 64: 51 PPO runs; 57 min on 2 cores with a
-GOEXPERIMENT=simd build at about 2 s per iteration, roughly 3× that with the plain build; use
--iterations to go longer). With -publish DIR, RESULTS.md and its figures (under results/) are also
-written into DIR.`
+Budgets:
+  quick   ≤ 20 min on 2 cores: N = 64, one seed, 25 PPO iterations of 64 prompts × 2 samples
+          for eos, token and oracle, 100 eval items per split.
+  grid    N = 16, 64, 1024, three seeds, every mode with 20 iterations, T2/T4/T5 at N = 64:
+          51 PPO runs; 57 min on 2 cores with a GOEXPERIMENT=simd build at about 2 s per
+          iteration, roughly 3× that with the plain build (-iterations goes longer).
+  length  T2 over 100 iterations: eos, token and the zero-reward control at N = 64, three
+          seeds (criterion (b)).
+  smoke   every stage in seconds (the CI test).
+With -publish DIR, RESULTS.md and its figures (results/) are also written into DIR; budgets other
+than grid write RESULTS_<budget>.md and results_<budget>/.`
 
 // budget sizes a reproduction.
 type budget struct {
@@ -64,6 +69,11 @@ var budgets = map[string]budget{
 		T3Items: 3, T3K: 2, SFTEpochs: 2, PretrainEpoch: 1, SFTMinSteps: 4},
 	"quick": {Ns: []int{64}, Seeds: 1, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
 		Iterations: 25, T2At: []int{0, 12, 24}, RolloutPrompt: 64, EvalPerSplit: 100, T3Items: 40, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 1},
+	// length is T2 over a longer horizon: SRPPO-eos, token and the zero-reward control at N = 64
+	// for 100 iterations, 3 seeds (criterion (b)); about 40 min on 2 cores with a simd build.
+	"length": {Ns: []int{64}, Seeds: 3, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceZero}, T2N: 64,
+		Iterations: 100, T2At: []int{0, 25, 50, 99}, RolloutPrompt: 64, EvalPerSplit: 200,
+		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3},
 	"grid": {Ns: []int{16, 64, 1024}, Seeds: 3, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
 		T2Extra: true, T4: true, T5: true, Iterations: 20, T2At: []int{0, 10, 19}, RolloutPrompt: 64, EvalPerSplit: 200,
 		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3},
@@ -73,7 +83,7 @@ func runReproduce(args []string) error {
 	fs := newFlagSet("reproduce", "-out DIR [-data DIR] [-budget quick|grid] [-seeds S] [-preset lean|full]", reproduceDescription)
 	out := fs.String("out", "runs/reproduce", "output `directory` (stages are cached here)")
 	data := fs.String("data", "", "data `directory` in the JSONL format (default: generate the built-in world of -preset)")
-	budgetName := fs.String("budget", "quick", "quick, grid, or smoke (a seconds-long test of every stage)")
+	budgetName := fs.String("budget", "quick", "quick, grid, length (T2 for 100 iterations), or smoke (a seconds-long test of every stage)")
 	seeds := fs.Int("seeds", 0, "number of seeds `S` (0: the budget's)")
 	preset := fs.String("preset", "lean", "built-in world preset when -data is not given")
 	iters := fs.Int("iterations", 0, "PPO iterations per run (0: the budget's)")
@@ -84,7 +94,7 @@ func runReproduce(args []string) error {
 	}
 	b, ok := budgets[*budgetName]
 	if !ok {
-		return fmt.Errorf("unknown budget %q (want quick, grid or smoke)", *budgetName)
+		return fmt.Errorf("unknown budget %q (want quick, grid, length or smoke)", *budgetName)
 	}
 	if *seeds > 0 {
 		b.Seeds = *seeds
@@ -93,7 +103,7 @@ func runReproduce(args []string) error {
 		b.Iterations = *iters
 		b.T2At = []int{0, *iters / 2, *iters - 1}
 	}
-	rp := &reproduction{out: *out, b: b, started: time.Now(), log: os.Stdout, modelFlags: mf, results: map[int][]seedResult{}, publish: *publish}
+	rp := &reproduction{out: *out, b: b, started: time.Now(), log: os.Stdout, modelFlags: mf, results: map[int][]seedResult{}, publish: *publish, budgetName: *budgetName}
 	return rp.run(*data, *preset, args)
 }
 
@@ -117,6 +127,7 @@ type reproduction struct {
 	previousTotal float64      // wall seconds of earlier invocations on the same OUT
 	invocations   []invocation // every invocation on OUT, this one last
 	publish       string       // directory that receives RESULTS.md and its figures (-publish)
+	budgetName    string
 
 	modelFlags modelFlags // the model shape when pretraining a -data directory
 }

@@ -99,15 +99,15 @@ func TestReproduceSmoke(t *testing.T) {
 	pub := filepath.Join(dir, "repo")
 	args = append(args, "-publish", pub)
 	run()
-	published, err := os.ReadFile(filepath.Join(pub, resultsFile))
-	if err != nil || !strings.Contains(string(published), "![t1_N16](results/t1_N16.png)") {
+	published, err := os.ReadFile(filepath.Join(pub, "RESULTS_smoke.md"))
+	if err != nil || !strings.Contains(string(published), "![t1_N16](results_smoke/t1_N16.png)") {
 		t.Errorf("published RESULTS.md missing or not linking results/: %v", err)
 	}
 	// Both invocations are listed (the header and the tables name the command twice more).
 	if n := strings.Count(string(published), "`srppo reproduce -data"); n != 4 {
 		t.Errorf("published RESULTS.md names the command %d times, want the header, the tables and 2 invocations", n)
 	}
-	if _, err := os.Stat(filepath.Join(pub, publishedFigures, "t1_N16.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(pub, "results_smoke", "t1_N16.png")); err != nil {
 		t.Error(err)
 	}
 	again, _ := os.ReadFile(filepath.Join(out, "tables.json"))

@@ -354,9 +354,20 @@ func (rp *reproduction) writeResults(dir string, figures []string) error {
 	return datasets.WriteFileAtomic(filepath.Join(dir, resultsFile), []byte(rp.resultsMarkdown(figuresDir, figures)))
 }
 
+// publishedNames are the file and figure folder a budget publishes: RESULTS.md and results/ for
+// the grid (the study behind the repository's RESULTS.md), RESULTS_<budget>.md and
+// results_<budget>/ for the others, so that publishing one never overwrites another.
+func publishedNames(budget string) (file, figures string) {
+	if budget == "grid" {
+		return resultsFile, publishedFigures
+	}
+	return "RESULTS_" + budget + ".md", publishedFigures + "_" + budget
+}
+
 // publishResults writes RESULTS.md into the -publish directory with its figures under results/.
 func (rp *reproduction) publishResults(figures []string) error {
-	figDir := filepath.Join(rp.publish, publishedFigures)
+	name, figRel := publishedNames(rp.budgetName)
+	figDir := filepath.Join(rp.publish, figRel)
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
 		return err
 	}
@@ -373,8 +384,8 @@ func (rp *reproduction) publishResults(figures []string) error {
 			return err
 		}
 	}
-	path := filepath.Join(rp.publish, resultsFile)
-	if err := datasets.WriteFileAtomic(path, []byte(rp.resultsMarkdown(publishedFigures, figures))); err != nil {
+	path := filepath.Join(rp.publish, name)
+	if err := datasets.WriteFileAtomic(path, []byte(rp.resultsMarkdown(figRel, figures))); err != nil {
 		return err
 	}
 	rp.logf("published %s and %d figures in %s", path, len(figures), figDir)
@@ -446,8 +457,11 @@ func (rp *reproduction) discussion() []string {
 		var parts []string
 		for _, s := range rp.splits {
 			sft, eos := cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"), cellMean(t1, fmt.Sprintf("N=%d SRPPO-eos", n), s+" EM")
-			orc := cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM")
-			parts = append(parts, fmt.Sprintf("%s %.1f → %.1f (oracle-PPO %.1f)", s, 100*sft, 100*eos, 100*orc))
+			part := fmt.Sprintf("%s %.1f → %.1f", s, 100*sft, 100*eos)
+			if orc := cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM"); !math.IsNaN(orc) {
+				part += fmt.Sprintf(" (oracle-PPO %.1f)", 100*orc)
+			}
+			parts = append(parts, part)
 		}
 		out = append(out, fmt.Sprintf("N = %d: exact match SFT → SRPPO-eos, %s.", n, strings.Join(parts, "; ")))
 	}
@@ -466,7 +480,9 @@ func (rp *reproduction) discussion() []string {
 		var gains []string
 		for _, s := range rp.splits[1:] {
 			g := 100 * (cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM") - cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"))
-			gains = append(gains, fmt.Sprintf("%s %+.1f", s, g))
+			if !math.IsNaN(g) {
+				gains = append(gains, fmt.Sprintf("%s %+.1f", s, g))
+			}
 		}
 		if len(gains) > 0 {
 			out = append(out, fmt.Sprintf("N = %d, PPO on the true reward (oracle-PPO) vs SFT out of domain: %s points — what the same PPO does when the reward ranks answers correctly.", n, strings.Join(gains, ", ")))
