@@ -24,10 +24,12 @@ type Demo struct {
 }
 
 // Prompt is one PPO prompt (prompts.jsonl). Split is optional; the world records there which
-// evaluation split the prompt was drawn like (id, ood_op or ood_len).
+// evaluation split the prompt was drawn like (id, ood_op or ood_len). Answer is optional too: a
+// gold answer, used only by the oracle placement (the reward the coherent reward is compared with).
 type Prompt struct {
 	Prompt string `json:"prompt"`
 	Split  string `json:"split,omitempty"`
+	Answer string `json:"answer,omitempty"`
 }
 
 // EvalItem is one evaluation item (eval.jsonl). Split names are free strings. Op and Len are

@@ -158,7 +158,10 @@ func loadPromptPool(path, answersPath string) ([]srppo.PromptSource, error) {
 	_, worldErr := os.Stat(filepath.Join(filepath.Dir(path), datasets.WorldFile))
 	pool := make([]srppo.PromptSource, len(prompts))
 	for i, p := range prompts {
-		ans, ok := gold[p.Prompt]
+		ans, ok := p.Answer, p.Answer != ""
+		if !ok {
+			ans, ok = gold[p.Prompt]
+		}
 		if !ok && worldErr == nil {
 			ans, _ = datasets.AnswerPrompt(p.Prompt)
 		}

@@ -124,10 +124,11 @@ type reproduction struct {
 	baseNote string
 	results  map[int][]seedResult // by N, one per seed
 
-	previousTotal float64      // wall seconds of earlier invocations on the same OUT
-	invocations   []invocation // every invocation on OUT, this one last
-	publish       string       // directory that receives RESULTS.md and its figures (-publish)
-	budgetName    string
+	previousTotal  float64      // wall seconds of earlier invocations on the same OUT
+	invocations    []invocation // every invocation on OUT, this one last
+	publish        string       // directory that receives RESULTS.md and its figures (-publish)
+	budgetName     string
+	notedNoAnswers bool
 
 	modelFlags modelFlags // the model shape when pretraining a -data directory
 }
@@ -507,6 +508,9 @@ func (rp *reproduction) forN(n int) error {
 		}
 		variants := map[string]srppo.PPOConfig{}
 		for _, mode := range rp.b.T1Modes {
+			if mode == srppo.PlaceOracle && !rp.poolHasAnswers() {
+				continue
+			}
 			variants[mode] = rp.ppoConfig(mode)
 		}
 		if n == rp.b.T2N && rp.b.T2Extra {
@@ -551,11 +555,20 @@ func (rp *reproduction) forN(n int) error {
 	label := map[string]string{srppo.PlaceEOS: "SRPPO-eos", srppo.PlaceToken: "SRPPO-token", srppo.PlaceOracle: "oracle-PPO"}
 	for _, meth := range methods {
 		row := tableRow{Name: fmt.Sprintf("N=%d %s", n, orDefault(label[meth], meth)), Cells: map[string]cell{}}
-		for _, split := range rp.splits {
-			row.add(split+" EM", collect(results, func(r seedResult) float64 { return r.evals[meth].EM[split] }))
+		// A method that did not run (oracle-PPO without gold answers) gets undefined cells.
+		get := func(f func(evalResult) float64) func(seedResult) float64 {
+			return func(r seedResult) float64 {
+				if e, ok := r.evals[meth]; ok {
+					return f(e)
+				}
+				return math.NaN()
+			}
 		}
-		row.add("EOS %", collect(results, func(r seedResult) float64 { return 100 * r.evals[meth].All.EOSRate }))
-		row.add("length", collect(results, func(r seedResult) float64 { return r.evals[meth].All.MeanLen }))
+		for _, split := range rp.splits {
+			row.add(split+" EM", collect(results, get(func(e evalResult) float64 { return e.EM[split] })))
+		}
+		row.add("EOS %", collect(results, get(func(e evalResult) float64 { return 100 * e.All.EOSRate })))
+		row.add("length", collect(results, get(func(e evalResult) float64 { return e.All.MeanLen })))
 		rp.tables.T1 = append(rp.tables.T1, row)
 	}
 	// T2: length dynamics for every PPO variant run at this N.
@@ -605,6 +618,22 @@ func (rp *reproduction) forN(n int) error {
 	}
 	fmt.Fprint(rp.log, "\n"+rp.markdown())
 	return nil
+}
+
+// poolHasAnswers reports whether every PPO prompt has a gold answer, which the oracle placement
+// needs (the built-in world's prompts do; prompts.jsonl may give them in "answer"). Without them
+// oracle-PPO is skipped, once noted, and its cells are undefined.
+func (rp *reproduction) poolHasAnswers() bool {
+	for _, p := range rp.pool {
+		if p.Answer == "" {
+			if !rp.notedNoAnswers {
+				rp.logf("oracle-PPO skipped: prompt %q in %s has no gold answer (give \"answer\" in prompts.jsonl to run it)", p.Prompt, datasets.PromptsFile)
+				rp.notedNoAnswers = true
+			}
+			return false
+		}
+	}
+	return len(rp.pool) > 0
 }
 
 // t4 runs SRPPO-eos with three prompt pools: the SFT demos' prompts, new in-domain prompts, and

@@ -145,3 +145,76 @@ func checkRows(t *testing.T, table string, rows []tableRow, names, cols []string
 		}
 	}
 }
+
+// TestReproduceOwnData runs the smoke budget on a data directory that is not the built-in world:
+// its own vocabulary, tasks and split names, no world.json and no tokenizer.json. The tables must
+// come out with the eval file's splits as columns.
+func TestReproduceOwnData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pipeline smoke test")
+	}
+	data := t.TempDir()
+	words := []string{"red", "green", "blue", "cat", "dog", "owl", "sun", "moon"}
+	word := func(i int) string { return words[i%len(words)] }
+	var corpus, demos, held, prompts, eval []string
+	jl := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	for i := range 200 {
+		corpus = append(corpus, jl(datasets.Doc{Text: "copy " + word(i) + " " + word(i*3+1) + " gives " + word(i) + " " + word(i*3+1)}))
+	}
+	task := func(i int, verb string) (string, string) {
+		a, b := word(i), word(i*5+2)
+		if verb == "swap" {
+			return "swap " + a + " " + b, b + " " + a
+		}
+		return "copy " + a + " " + b, a + " " + b
+	}
+	for i := range 16 {
+		p, r := task(i, "copy")
+		demos = append(demos, jl(datasets.Demo{Prompt: p, Response: r}))
+		p, r = task(i+16, "copy")
+		held = append(held, jl(datasets.Demo{Prompt: p, Response: r}))
+	}
+	for i := range 20 {
+		p, _ := task(i+40, "copy")
+		prompts = append(prompts, jl(datasets.Prompt{Prompt: p, Split: "seen"}))
+	}
+	for i := range 6 {
+		p, a := task(i+60, "copy")
+		eval = append(eval, jl(datasets.EvalItem{Prompt: p, Answer: a, Split: "seen"}))
+		p, a = task(i+70, "swap")
+		eval = append(eval, jl(datasets.EvalItem{Prompt: p, Answer: a, Split: "novel_task"}))
+	}
+	for name, lines := range map[string][]string{datasets.CorpusFile: corpus, datasets.DemosFile(16): demos, datasets.HeldOutFile: held,
+		datasets.PromptsFile: prompts, datasets.EvalFile: eval} {
+		if err := os.WriteFile(filepath.Join(data, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"reproduce", "-data", data, "-out", out, "-budget", "smoke", "-layers", "1", "-d-model", "16", "-heads", "2", "-d-ff", "32"}
+	if code := dispatch(args, io.Discard, os.Stderr); code != 0 {
+		t.Fatalf("reproduce on own data exited %d", code)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb tables
+	if err := json.Unmarshal(raw, &tb); err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "T1", tb.T1, []string{"N=16 SFT", "N=16 SRPPO-eos", "N=16 SRPPO-token"}, []string{"seen EM", "novel_task EM", "EOS %", "length"})
+	checkRows(t, "T3", tb.T3, []string{"N=16 seen", "N=16 novel_task"}, []string{"pass@1", "pairwise acc"})
+	// prompts.jsonl has no answers here, so oracle-PPO cannot run: its cells are undefined, not 0.
+	for _, r := range tb.T1 {
+		if r.Name == "N=16 oracle-PPO" {
+			if c := r.Cells["seen EM"]; !math.IsNaN(float64(c.Mean)) {
+				t.Errorf("oracle-PPO without gold answers: seen EM %v, want undefined", c.Mean)
+			}
+		}
+	}
+	res, err := os.ReadFile(filepath.Join(out, resultsFile))
+	if err != nil || !strings.Contains(string(res), "novel_task") {
+		t.Errorf("RESULTS.md does not use the data's split names: %v", err)
+	}
+}
