@@ -461,6 +461,11 @@ func (rp *reproduction) ppoRun(name string, sftDir string, seed int, cfg srppo.P
 	if err != nil {
 		return nil, "", err
 	}
+	// Stages are cached by name, not by budget: a run finished with another iteration count (an
+	// earlier -iterations on the same OUT) must not be mixed into these tables.
+	if done.Iterations != rp.b.Iterations {
+		return nil, "", fmt.Errorf("%s holds a PPO run of %d iterations, this budget wants %d: use a fresh -out (or the -iterations it was run with)", dir, done.Iterations, rp.b.Iterations)
+	}
 	ms, err := srppo.ReadMetrics(dir)
 	return ms, dir, err
 }

@@ -103,6 +103,10 @@ func TestReproduceSmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(published), "![t1_N16](results_smoke/t1_N16.png)") {
 		t.Errorf("published RESULTS.md missing or not linking results/: %v", err)
 	}
+	// The same OUT with another iteration count is refused, not mixed into the tables.
+	if code := dispatch(append([]string{"reproduce"}, append(args, "-iterations", "3")...), io.Discard, io.Discard); code == 0 {
+		t.Error("a rerun with -iterations 3 on runs of 2 iterations was accepted")
+	}
 	// Both invocations are listed (the header and the tables name the command twice more).
 	if n := strings.Count(string(published), "`srppo reproduce -data"); n != 4 {
 		t.Errorf("published RESULTS.md names the command %d times, want the header, the tables and 2 invocations", n)
