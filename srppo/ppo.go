@@ -35,6 +35,11 @@ type PPOConfig struct {
 	ScoreBatch    int     `json:"score_batch_rows"` // rows per sampling and scoring batch (128: one batch for 64 prompts × 2)
 }
 
+// batchRows is the sampling and scoring batch for a rollout of n rows: ScoreBatch, or n when the
+// rollout is smaller (batches are padded to their row count, so a small rollout in a large
+// batch would compute mostly padding).
+func (c PPOConfig) batchRows(n int) int { return max(1, min(c.ScoreBatch, n)) }
+
 // DefaultPPOConfig returns design §3's defaults for placement mode.
 func DefaultPPOConfig(mode string) PPOConfig {
 	return PPOConfig{Mode: mode, Gamma: 1, Lambda: 0.95, ClipEps: 0.2, ValueClip: 0.2, ValueCoef: 0.1,

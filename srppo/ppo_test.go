@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -386,5 +387,44 @@ func TestPPOResumeReplaysBitForBit(t *testing.T) {
 	ms, err := ReadMetrics(dir)
 	if err != nil || len(ms) != 1 || ms[0].Iteration != 0 {
 		t.Errorf("metrics.jsonl: %v, %v", ms, err)
+	}
+}
+
+// TestScoreIndependentOfBatch scores one rollout in batches of 3 rows and in one batch larger
+// than the rollout (which is then cut to the rollout's size): the log-probs and values agree.
+func TestScoreIndependentOfBatch(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceEOS)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch = 6, 2, 4, 4
+	run, err := NewPPORun(t.TempDir(), cfg, 1, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := SampleRollout(run.Models.Policy, run.DrawPrompts(), cfg, 0, run.rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.batchRows(len(r.Rows)); got != len(r.Rows) {
+		t.Errorf("batch for %d rows with ScoreBatch %d = %d, want the rollout's size", len(r.Rows), cfg.ScoreBatch, got)
+	}
+	small := *r
+	small.Rows = slices.Clone(r.Rows)
+	small.Config.ScoreBatch = 3
+	if err := Score(r, run.Models); err != nil {
+		t.Fatal(err)
+	}
+	if err := Score(&small, run.Models); err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Rows {
+		a, b := r.Rows[i], small.Rows[i]
+		for t2 := range a.Tokens {
+			if d := math.Abs(float64(a.LogpSFT[t2] - b.LogpSFT[t2])); d > 1e-5 {
+				t.Fatalf("row %d token %d: log π_sft %v (batch %d) vs %v (batch 3)", i, t2, a.LogpSFT[t2], cfg.batchRows(len(r.Rows)), b.LogpSFT[t2])
+			}
+			if d := math.Abs(float64(a.Values[t2] - b.Values[t2])); d > 1e-5 {
+				t.Fatalf("row %d token %d: value %v vs %v", i, t2, a.Values[t2], b.Values[t2])
+			}
+		}
 	}
 }

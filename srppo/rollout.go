@@ -108,7 +108,7 @@ func SampleRollout(policy *LM, prompts []PromptSource, cfg PPOConfig, iteration 
 		return nil, err
 	}
 	eos := policy.Tokenizer.EOS()
-	out, err := s.Sample(ids, SampleConfig{MaxNew: cfg.MaxNew, Temperature: cfg.Temperature, StopToken: eos, BatchRows: cfg.ScoreBatch}, rng)
+	out, err := s.Sample(ids, SampleConfig{MaxNew: cfg.MaxNew, Temperature: cfg.Temperature, StopToken: eos, BatchRows: cfg.batchRows(len(ids))}, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +144,11 @@ func Score(r *Rollout, ms Models) error {
 	for i, row := range r.Rows {
 		pairs[i] = PairSequence(row.PromptTokens, row.Tokens)
 	}
-	lps, err := ScoreModels([]*LM{ms.Policy, ms.SFT, ms.PT}, pairs, cfg.ScoreBatch)
+	lps, err := ScoreModels([]*LM{ms.Policy, ms.SFT, ms.PT}, pairs, cfg.batchRows(len(pairs)))
 	if err != nil {
 		return err
 	}
-	values, err := criticValues(ms.Critic, pairs, cfg.ScoreBatch)
+	values, err := criticValues(ms.Critic, pairs, cfg.batchRows(len(pairs)))
 	if err != nil {
 		return err
 	}
