@@ -39,14 +39,7 @@ func TestReproduceSmoke(t *testing.T) {
 		}
 	}
 	run()
-	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tb tables
-	if err := json.Unmarshal(raw, &tb); err != nil {
-		t.Fatal(err)
-	}
+	tb := readTables(t, out)
 	splits := []string{"id", "ood_op", "ood_len"}
 	wantT1 := []string{"N=16 PT zero-shot", "N=16 SFT", "N=16 SFT-long", "N=16 SRPPO-eos", "N=16 SRPPO-token", "N=16 oracle-PPO"}
 	checkRows(t, "T1", tb.T1, wantT1, append(suffix(splits, " EM"), "EOS %", "length"))
@@ -114,12 +107,24 @@ func TestReproduceSmoke(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pub, "results_smoke", "t1_N16.png")); err != nil {
 		t.Error(err)
 	}
-	again, _ := os.ReadFile(filepath.Join(out, "tables.json"))
-	var tb2 tables
-	json.Unmarshal(again, &tb2)
+	tb2 := readTables(t, out)
 	if len(tb2.T1) != len(tb.T1) || tb2.T1[3].Cells["id EM"].Mean != tb.T1[3].Cells["id EM"].Mean {
 		t.Error("the cached rerun changed the tables")
 	}
+}
+
+// readTables reads OUT/tables.json of a reproduce run.
+func readTables(t *testing.T, out string) tables {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb tables
+	if err := json.Unmarshal(raw, &tb); err != nil {
+		t.Fatal(err)
+	}
+	return tb
 }
 
 func suffix(xs []string, s string) []string {
@@ -199,14 +204,7 @@ func TestReproduceOwnData(t *testing.T) {
 	if code := dispatch(args, io.Discard, os.Stderr); code != 0 {
 		t.Fatalf("reproduce on own data exited %d", code)
 	}
-	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tb tables
-	if err := json.Unmarshal(raw, &tb); err != nil {
-		t.Fatal(err)
-	}
+	tb := readTables(t, out)
 	checkRows(t, "T1", tb.T1, []string{"N=16 SFT", "N=16 SRPPO-eos", "N=16 SRPPO-token"}, []string{"seen EM", "novel_task EM", "EOS %", "length"})
 	checkRows(t, "T3", tb.T3, []string{"N=16 seen", "N=16 novel_task"}, []string{"pass@1", "pairwise acc"})
 	// prompts.jsonl has no answers here, so oracle-PPO cannot run: its cells are undefined, not 0.

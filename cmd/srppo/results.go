@@ -44,16 +44,39 @@ func (v verdict) label() string {
 	return "**not held**"
 }
 
+// mean is the mean of column col, NaN when the row has no such column.
+func (r tableRow) mean(col string) float64 {
+	if c, ok := r.Cells[col]; ok {
+		return float64(c.Mean)
+	}
+	return math.NaN()
+}
+
 // cellMean is the mean of a table cell, NaN when the row or column is missing.
 func cellMean(rows []tableRow, name, col string) float64 {
 	for _, r := range rows {
 		if r.Name == name {
-			if c, ok := r.Cells[col]; ok {
-				return float64(c.Mean)
-			}
+			return r.mean(col)
 		}
 	}
 	return math.NaN()
+}
+
+// lengthChange reads a T2 row: mean rollout length at iterations first and last, and the change
+// in percent (NaN where the row lacks them).
+func lengthChange(r tableRow, first, last int) (l0, l1, pct float64) {
+	l0, l1 = r.mean(fmt.Sprintf("len@%d", first)), r.mean(fmt.Sprintf("len@%d", last))
+	return l0, l1, 100 * (l1/l0 - 1)
+}
+
+// rowNamed is the row called name, or an empty row (every mean NaN).
+func rowNamed(rows []tableRow, name string) tableRow {
+	for _, r := range rows {
+		if r.Name == name {
+			return r
+		}
+	}
+	return tableRow{Name: name}
 }
 
 // criterionA is design §6 (a): at every N ≤ 64 SRPPO-eos beats SFT by ≥ 5 EM points on some
@@ -107,9 +130,10 @@ func criterionB(t2 []tableRow, at []int) verdict {
 		return v
 	}
 	first, last := at[0], at[len(at)-1]
-	get := func(mode, col string, it int) float64 { return cellMean(t2, mode, fmt.Sprintf("%s@%d", col, it)) }
-	change := func(mode string) float64 { return 100 * (get(mode, "len", last)/get(mode, "len", first) - 1) }
-	tok, eos, trunc := change(srppo.PlaceToken), change(srppo.PlaceEOS), get(srppo.PlaceToken, "trunc%", last)
+	tokRow := rowNamed(t2, srppo.PlaceToken)
+	tok0, tok1, tok := lengthChange(tokRow, first, last)
+	eos0, eos1, eos := lengthChange(rowNamed(t2, srppo.PlaceEOS), first, last)
+	trunc := tokRow.mean(fmt.Sprintf("trunc%%@%d", last))
 	if math.IsNaN(tok) || math.IsNaN(eos) {
 		v.Lines = append(v.Lines, "the run has no `token` and `eos` length dynamics (T2)")
 		return v
@@ -120,9 +144,9 @@ func criterionB(t2 []tableRow, at []int) verdict {
 	v.Measured, v.Held = true, okTok && okEOS
 	v.Lines = append(v.Lines,
 		fmt.Sprintf("`token`: mean length %.2f → %.2f tokens (%+.0f %%), truncated %.1f %% at iteration %d (needs |change| ≥ 25 %% or truncated > 20 %%: %s)",
-			get(srppo.PlaceToken, "len", first), get(srppo.PlaceToken, "len", last), tok, trunc, last, yesNo(okTok)),
+			tok0, tok1, tok, trunc, last, yesNo(okTok)),
 		fmt.Sprintf("`eos`: mean length %.2f → %.2f tokens (%+.0f %%) at iteration %d (needs within ±10 %%: %s)",
-			get(srppo.PlaceEOS, "len", first), get(srppo.PlaceEOS, "len", last), eos, last, yesNo(okEOS)))
+			eos0, eos1, eos, last, yesNo(okEOS)))
 	return v
 }
 
@@ -235,21 +259,17 @@ func nanToZero(x float64) float64 {
 // mean rollout length, against the zero-reward control, and how the coherent reward grows with
 // length.
 func (rp *reproduction) lengthDiscussion() string {
-	last := rp.b.T2At[len(rp.b.T2At)-1]
-	change := func(r tableRow) (l0, l1, pct float64) {
-		l0, l1 = cellMean([]tableRow{r}, r.Name, "len@0"), cellMean([]tableRow{r}, r.Name, fmt.Sprintf("len@%d", last))
-		return l0, l1, 100 * (l1/l0 - 1)
-	}
+	first, last := rp.b.T2At[0], rp.b.T2At[len(rp.b.T2At)-1]
 	var parts []string
 	control := math.NaN()
 	for _, r := range rp.tables.T2 {
-		l0, l1, pct := change(r)
+		l0, l1, pct := lengthChange(r, first, last)
 		parts = append(parts, fmt.Sprintf("%s %.2f → %.2f (%+.0f %%)", r.Name, l0, l1, pct))
 		if r.Name == srppo.PlaceZero {
 			control = pct
 		}
 	}
-	s := fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations 0 → %d, 3-seed means): %s.", rp.b.T2N, last, strings.Join(parts, "; "))
+	s := fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations %d → %d, %d-seed means): %s.", rp.b.T2N, first, last, rp.b.Seeds, strings.Join(parts, "; "))
 	if !math.IsNaN(control) {
 		s += fmt.Sprintf(" The zero-reward control (KL penalty only) moves it %+.0f %%: changes of that size are the noise of rollout length between iterations, not an effect of the reward.", control)
 	}
