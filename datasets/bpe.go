@@ -37,14 +37,15 @@ const (
 // contractions, digits, punctuation and newlines would be grouped differently from transformers'
 // tokenizer, giving different ids.
 type BPE struct {
-	tokens []string // by id ("" where no token has the id)
-	vocab  map[string]int32
-	ranks  map[[2]string]int // merge pair → rank (lower merges first)
-	added  map[string]int32  // added tokens: matched verbatim in text, decoded verbatim
-	byLen  []string          // added tokens, longest first
-	eos    int32
-	raw    []byte   // the tokenizer.json
-	digest [32]byte // of vocabulary, merges and added tokens (Equal)
+	tokens      []string // by id ("" where no token has the id)
+	vocab       map[string]int32
+	ranks       map[[2]string]int // merge pair → rank (lower merges first)
+	added       map[string]int32  // added tokens: matched verbatim in text, decoded verbatim
+	byLen       []string          // added tokens, longest first
+	nonResponse []int32           // special added tokens other than EOS (NonResponseIDs)
+	eos         int32
+	raw         []byte   // the tokenizer.json
+	digest      [32]byte // of vocabulary, merges and added tokens (Equal)
 
 	mu    sync.Mutex
 	cache map[string][]int32 // pre-tokenized piece → ids
@@ -55,6 +56,7 @@ type hfTokenizerFile struct {
 	AddedTokens []struct {
 		ID      int32  `json:"id"`
 		Content string `json:"content"`
+		Special bool   `json:"special"`
 	} `json:"added_tokens"`
 	Normalizer   json.RawMessage `json:"normalizer"`
 	PreTokenizer *struct {
@@ -165,6 +167,12 @@ func ParseBPE(data []byte, name string) (*BPE, error) {
 		return nil, fmt.Errorf("%s: no %q token (the GPT-2 family's end of text)", name, EndOfText)
 	}
 	b.eos = id
+	for _, a := range f.AddedTokens {
+		if a.Special && a.ID != b.eos {
+			b.nonResponse = append(b.nonResponse, a.ID)
+		}
+	}
+	slices.Sort(b.nonResponse)
 	h := sha256.New()
 	for _, t := range b.tokens {
 		h.Write([]byte(t + "\x00"))
@@ -393,6 +401,10 @@ func (b *BPE) EncodePrompt(prompt string) ([]int32, error) {
 	ids, err := b.Encode(QuestionPrefix + strings.TrimSpace(prompt) + AnswerPrefix)
 	return append([]int32{b.eos}, ids...), err
 }
+
+// NonResponseIDs is every added token marked special in tokenizer.json except EOS (none for GPT-2,
+// whose only special token is its EOS).
+func (b *BPE) NonResponseIDs() []int32 { return slices.Clone(b.nonResponse) }
 
 // EncodeResponse encodes " {response}<|endoftext|>" (the space GPT-2 puts before a word).
 func (b *BPE) EncodeResponse(response string) ([]int32, error) {

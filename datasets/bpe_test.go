@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,5 +189,29 @@ func TestBPEErrors(t *testing.T) {
 				t.Errorf("error %v, want one naming the file and containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBPENonResponseIDs: added tokens marked special (other than EOS) can never be part of a
+// response; non-special added tokens and EOS can.
+func TestBPENonResponseIDs(t *testing.T) {
+	if ids := tinyBPE(t).NonResponseIDs(); len(ids) != 0 {
+		t.Errorf("GPT-2's only special token is its EOS, got non-response ids %v", ids)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(tinygpt2.TokenizerJSON(false), &f); err != nil {
+		t.Fatal(err)
+	}
+	n := len(tinyBPE(t).tokens)
+	f["added_tokens"] = append(f["added_tokens"].([]any),
+		map[string]any{"id": n, "content": "<|pad|>", "special": true},
+		map[string]any{"id": n + 1, "content": "<|tool|>", "special": false})
+	raw, _ := json.Marshal(f)
+	b, err := ParseBPE(raw, "with added tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.NonResponseIDs(), []int32{int32(n)}; !slices.Equal(got, want) {
+		t.Errorf("NonResponseIDs = %v, want %v (<|pad|> only)", got, want)
 	}
 }

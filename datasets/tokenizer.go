@@ -29,6 +29,9 @@ type TextTokenizer interface {
 	EncodeResponse(response string) ([]int32, error)
 	// EncodeDocument wraps a pretraining document in the model family's delimiters.
 	EncodeDocument(text string) ([]int32, error)
+	// NonResponseIDs lists the ids that can never be part of a response: every special token of the
+	// chat template except EOS. Samplers and scorers give them probability 0 in responses.
+	NonResponseIDs() []int32
 	// Equal reports whether o maps the same texts to the same ids.
 	Equal(o TextTokenizer) bool
 	// Marshal returns the tokenizer's tokenizer.json.
@@ -141,6 +144,9 @@ func (t *Tokenizer) Equal(o TextTokenizer) bool {
 
 // EOS is [EOSID].
 func (t *Tokenizer) EOS() int32 { return EOSID }
+
+// NonResponseIDs is every special token but <eos>: <pad>, <bos>, <q>, <a>.
+func (t *Tokenizer) NonResponseIDs() []int32 { return []int32{PadID, BOSID, QID, AID} }
 
 // EncodePrompt encodes [ChatPrompt](prompt): "<bos> <q> prompt <a>".
 func (t *Tokenizer) EncodePrompt(prompt string) ([]int32, error) { return t.Encode(ChatPrompt(prompt)) }

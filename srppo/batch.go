@@ -10,11 +10,14 @@ import (
 type Sequence struct {
 	Tokens   []int32
 	LossFrom int
+	// Response marks the targets from LossFrom on as a response to a prompt: there the model's
+	// distribution is restricted to the response vocabulary (see [LM.NonResponseIDs]).
+	Response bool
 }
 
 // PairSequence joins prompt and response tokens into a Sequence whose loss covers the response only.
 func PairSequence(prompt, response []int32) Sequence {
-	return Sequence{Tokens: append(append(make([]int32, 0, len(prompt)+len(response)), prompt...), response...), LossFrom: len(prompt) - 1}
+	return Sequence{Tokens: append(append(make([]int32, 0, len(prompt)+len(response)), prompt...), response...), LossFrom: len(prompt) - 1, Response: true}
 }
 
 // Batch is a host-side [B,T] batch for teacher forcing. Row r, column t predicts Targets[r,t]
@@ -27,12 +30,13 @@ type Batch struct {
 	Positions []int32
 	Segments  []int32
 	LossMask  []float32
+	Response  []float32 // 1 where the target is a response token (Sequence.Response), else 0
 }
 
 // NewBatch returns an all-padding batch of b rows of t columns.
 func NewBatch(b, t int) *Batch {
 	return &Batch{B: b, T: t, Tokens: make([]int32, b*t), Targets: make([]int32, b*t),
-		Positions: make([]int32, b*t), Segments: make([]int32, b*t), LossMask: make([]float32, b*t)}
+		Positions: make([]int32, b*t), Segments: make([]int32, b*t), LossMask: make([]float32, b*t), Response: make([]float32, b*t)}
 }
 
 // put writes sequence s into row r starting at column col as segment seg and returns the columns used.
@@ -46,6 +50,9 @@ func (bt *Batch) put(r, col int, seg int32, s Sequence) int {
 		bt.Segments[j] = seg
 		if i >= s.LossFrom {
 			bt.LossMask[j] = 1
+			if s.Response {
+				bt.Response[j] = 1
+			}
 		}
 	}
 	return n

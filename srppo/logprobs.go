@@ -10,8 +10,12 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// batchNodes are the graph inputs of a teacher-forced batch.
-type batchNodes struct{ tokens, targets, positions, segments *Node }
+// batchNodes are the graph inputs of a teacher-forced batch: the first batchArity inputs of every
+// graph that reads a [Batch].
+type batchNodes struct{ tokens, targets, positions, segments, response *Node }
+
+// batchArity is the number of graph inputs that batchInputs produces.
+const batchArity = 5
 
 // batchInputs converts a host batch into the tensors fed to an Exec, in batchNodes order.
 func batchInputs(bt *Batch) []any {
@@ -20,13 +24,19 @@ func batchInputs(bt *Batch) []any {
 		tensors.FromFlatDataAndDimensions(bt.Targets, bt.B, bt.T),
 		tensors.FromFlatDataAndDimensions(bt.Positions, bt.B, bt.T),
 		tensors.FromFlatDataAndDimensions(bt.Segments, bt.B, bt.T),
+		tensors.FromFlatDataAndDimensions(bt.Response, bt.B, bt.T),
 	}
 }
 
-// teacherForced returns log π(target_t | tokens ≤ t) [B,T] and the logits [B,T,V].
+// batchNodesOf names the first batchArity graph inputs; the rest of in follows them.
+func batchNodesOf(in []*Node) batchNodes { return batchNodes{in[0], in[1], in[2], in[3], in[4]} }
+
+// teacherForced returns log π(target_t | tokens ≤ t) [B,T] and the logits [B,T,V]; at response
+// columns (in.response = 1) the distribution is the response distribution (tokens that can never
+// be part of a response get probability 0, as in sampling).
 func (m *LM) teacherForced(g *Graph, in batchNodes) (logp, logits *Node) {
 	h, _ := m.hidden(g, in.tokens, attentionInputs{positions: in.positions, mask: sequenceMask(in.segments)})
-	return m.tokenLogProbs(g, h, in.targets)
+	return m.tokenLogProbs(g, h, in.targets, in.response)
 }
 
 // scorer holds the compiled teacher-forced log-prob graph of a model (one graph per batch shape).
@@ -45,7 +55,7 @@ func (m *LM) LogProbs(bt *Batch) ([][]float32, error) {
 	}
 	m.score.once.Do(func() {
 		m.score.exec, m.score.err = model.NewExec(backend, m.store, func(scope *model.Scope, inputs []*Node) *Node {
-			logp, _ := m.teacherForced(inputs[0].Graph(), batchNodes{inputs[0], inputs[1], inputs[2], inputs[3]})
+			logp, _ := m.teacherForced(inputs[0].Graph(), batchNodesOf(inputs))
 			return logp
 		})
 	})
@@ -128,7 +138,7 @@ func (m *LM) Logits(tokens []int32) ([][]float32, error) {
 		return nil, err
 	}
 	exec, err := model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) *Node {
-		_, logits := m.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
+		_, logits := m.teacherForced(in[0].Graph(), batchNodesOf(in))
 		return logits
 	})
 	if err != nil {

@@ -412,11 +412,54 @@ func (m *LM) logits(g *Graph, hidden *Node) *Node {
 
 // tokenLogProbs is log π(target_t | context_t) = logit[target] − logsumexp(logits) for hidden states
 // [B,S,D] and targets [B,S]; it also returns the logits for callers that need the full distribution.
-func (m *LM) tokenLogProbs(g *Graph, hidden, targets *Node) (logp, logits *Node) {
+// Where response [B,S] is 1 the logits are those of the response distribution (responseLogits);
+// response may be nil (no restriction anywhere).
+func (m *LM) tokenLogProbs(g *Graph, hidden, targets, response *Node) (logp, logits *Node) {
 	logits = m.logits(g, hidden)
 	targetEmb := Gather(m.outputWeight(g), InsertAxes(targets, -1)) // [B,S,D]
 	targetLogit := ReduceSum(Mul(hidden, targetEmb), -1)
+	if bias := m.responseBias(g); bias != nil && response != nil {
+		logits = Add(logits, Mul(InsertAxes(response, -1), InsertAxes(bias, 0, 0))) // [B,S,1]·[1,1,V]
+		targetLogit = Add(targetLogit, Mul(response, Gather(bias, InsertAxes(targets, -1))))
+	}
 	return Sub(targetLogit, logSumExp(logits)), logits
+}
+
+// nonResponseLogit is added to the logit of a token that can never be part of a response. It is
+// finite so that p·log p stays 0·(−1e9) = 0 in the entropy, and far enough below any real logit
+// that exp underflows to exactly 0 in float32.
+const nonResponseLogit = -1e9
+
+// NonResponseIDs are the token ids that get probability 0 in a response: the tokenizer's
+// special tokens other than EOS (<pad>, <bos>, <q>, <a> for the word world). The response
+// distribution is
+//
+//	π_resp(y | ·) = π(y | ·)·[y ∉ S] / Σ_{y' ∉ S} π(y' | ·),
+//
+// the same in sampling, teacher-forced scoring (policy, π_sft, π_pt, reference) and the PPO
+// update, so the first minibatch's ratio is exactly 1 and no response can collect reward for a
+// token neither π_sft nor π_pt ever saw in a response. Nil without a tokenizer.
+func (m *LM) NonResponseIDs() []int32 {
+	if m.Tokenizer == nil {
+		return nil
+	}
+	return m.Tokenizer.NonResponseIDs()
+}
+
+// responseBias is the [V] vector added to logits to get the response distribution (0, or
+// nonResponseLogit at NonResponseIDs), as a graph constant; nil when nothing is excluded.
+func (m *LM) responseBias(g *Graph) *Node {
+	ids := m.NonResponseIDs()
+	if len(ids) == 0 {
+		return nil
+	}
+	bias := make([]float32, m.Config.VocabSize)
+	for _, id := range ids {
+		if id >= 0 && int(id) < len(bias) {
+			bias[id] = nonResponseLogit
+		}
+	}
+	return Const(g, bias)
 }
 
 // logSumExp over the last axis, stabilised by the (gradient-free) maximum.

@@ -159,27 +159,29 @@ func newPPOExecs(policy *LM, critic *Critic, cfg PPOConfig) (*ppoExecs, error) {
 	e := &ppoExecs{}
 	actorOpt := OptimConfig{LR: cfg.ActorLR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, GradClip: cfg.GradClip}
 	criticOpt := OptimConfig{LR: cfg.CriticLR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, GradClip: cfg.GradClip}
-	// Policy inputs: tokens, targets, positions, segments, mask, old log-probs, advantages, lr.
+	// Policy inputs: the batch (batchArity nodes), then mask, old log-probs, advantages, lr.
 	// Outputs: loss, clip fraction, approx-KL, mean ratio, entropy, gradient norm.
 	e.policyStep, err = model.NewExec(backend, policy.store, func(scope *model.Scope, in []*Node) []*Node {
-		logp, logits := policy.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
-		loss, clipFrac, approxKL, ratio := ClippedSurrogate(logp, in[5], in[6], in[4], cfg.ClipEps)
-		entropy := maskedEntropy(logits, in[4])
+		logp, logits := policy.teacherForced(in[0].Graph(), batchNodesOf(in))
+		mask, oldLogp, adv, lr := in[batchArity], in[batchArity+1], in[batchArity+2], in[batchArity+3]
+		loss, clipFrac, approxKL, ratio := ClippedSurrogate(logp, oldLogp, adv, mask, cfg.ClipEps)
+		entropy := maskedEntropy(logits, mask)
 		total := loss
 		if cfg.EntropyCoef != 0 {
 			total = Sub(loss, MulScalar(entropy, cfg.EntropyCoef))
 		}
-		norm := applyAdamW(scope, total, in[7], actorOpt)
+		norm := applyAdamW(scope, total, lr, actorOpt)
 		return []*Node{loss, clipFrac, approxKL, ratio, StopGradient(entropy), norm}
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Critic inputs: tokens, targets, positions, segments, mask, old values, returns, lr.
+	// Critic inputs: the batch (batchArity nodes), then mask, old values, returns, lr.
 	e.criticStep, err = model.NewExec(backend, critic.LM.store, func(scope *model.Scope, in []*Node) []*Node {
-		v := critic.values(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
-		loss := MulScalar(ClippedValueLoss(v, in[5], in[6], in[4], cfg.ValueClip), cfg.ValueCoef)
-		norm := applyAdamW(scope, loss, in[7], criticOpt)
+		v := critic.values(in[0].Graph(), batchNodesOf(in))
+		mask, oldValues, returns, lr := in[batchArity], in[batchArity+1], in[batchArity+2], in[batchArity+3]
+		loss := MulScalar(ClippedValueLoss(v, oldValues, returns, mask, cfg.ValueClip), cfg.ValueCoef)
+		norm := applyAdamW(scope, loss, lr, criticOpt)
 		return []*Node{loss, norm}
 	})
 	return e, err

@@ -267,8 +267,15 @@ func TestRolloutStagesSerialiseAndFirstRatioIsOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	excluded := run.Models.Policy.NonResponseIDs()
+	if len(excluded) == 0 {
+		t.Fatal("the tiny policy has no tokenizer restriction; the response check below would be vacuous")
+	}
 	for _, row := range r.Rows {
-		for i := range row.Tokens {
+		for i, tok := range row.Tokens {
+			if slices.Contains(excluded, tok) {
+				t.Fatalf("row %q: sampled non-response token %d", row.Text, tok)
+			}
 			// Policy = reference at iteration 0: KL is exactly 0 and recomputed log-probs match.
 			if math.Abs(float64(row.KL[i])) > 1e-5 || math.Abs(float64(row.LogpPolicy[i]-row.LogpOld[i])) > 1e-5 {
 				t.Fatalf("row %q: KL %v, logp policy %v vs sampled %v", row.Text, row.KL, row.LogpPolicy, row.LogpOld)

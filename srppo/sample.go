@@ -60,8 +60,12 @@ func NewSampler(m *LM) (*Sampler, error) {
 		}
 		h, updated := m.hidden(g, in[0], attentionInputs{positions: in[1], mask: in[2], cache: cache, start: in[3]})
 		s := h.Shape().Dimensions[1]
-		last := SliceAxis(h, 1, AxisElem(s-1)) // [B,1,D]
-		logp := LogSoftmax(Squeeze(m.logits(g, last), 1), -1)
+		last := SliceAxis(h, 1, AxisElem(s-1))  // [B,1,D]
+		logits := Squeeze(m.logits(g, last), 1) // [B,V]: every decoded token is a response token
+		if bias := m.responseBias(g); bias != nil {
+			logits = Add(logits, InsertAxes(bias, 0))
+		}
+		logp := LogSoftmax(logits, -1)
 		out := []*Node{logp}
 		for _, c := range updated {
 			out = append(out, c.k, c.v)

@@ -29,7 +29,7 @@ func fullLogSoftmax(t *testing.T, m *LM, seqs [][]int32) [][][]float32 {
 		t.Fatal(err)
 	}
 	out, err := model.CallOnce(backend, m.store, func(scope *model.Scope, in []*Node) *Node {
-		_, logits := m.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
+		_, logits := m.teacherForced(in[0].Graph(), batchNodesOf(in))
 		return LogSoftmax(logits, -1)
 	}, batchInputs(bt)...)
 	if err != nil {
@@ -262,5 +262,79 @@ func TestTemperatureOneMatchesModel(t *testing.T) {
 	// 99.9th percentile of χ² with up to 10 degrees of freedom is 29.6.
 	if chi2 > 29.6 {
 		t.Errorf("χ² = %.1f over %d cells: sampled counts %v do not follow the model", chi2, cells, counts)
+	}
+}
+
+// TestResponsesExcludeNonResponseTokens checks the response distribution: with the word
+// tokenizer attached, <pad>, <bos>, <q> and <a> are never sampled, and every sampled and
+// teacher-forced log-prob equals the model's full distribution renormalised over the other
+// tokens, log π(y) − log Σ_{y' ∉ S} π(y'), computed here in float64 from the unrestricted softmax.
+func TestResponsesExcludeNonResponseTokens(t *testing.T) {
+	m := randomizedLM(t, tinyConfig(PositionsRoPE), 21)
+	prompts := make([][]int32, 32)
+	for i := range prompts {
+		prompts[i] = []int32{datasets.BOSID, datasets.QID, int32(5 + i%6), datasets.AID}
+	}
+	cfg := SampleConfig{MaxNew: 8, Temperature: 1, StopToken: datasets.EOSID, BatchRows: 32}
+	countNonResponse := func(out *Samples, excluded []int32) int {
+		n := 0
+		for _, row := range out.Tokens {
+			for _, tok := range row {
+				if slices.Contains(excluded, tok) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	excluded := tinyTokenizer().NonResponseIDs()
+	// Without a tokenizer nothing is excluded, and this random model does emit special tokens:
+	// the check below can fail.
+	s, _ := NewSampler(m)
+	free, err := s.Sample(prompts, cfg, rand.New(rand.NewPCG(4, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if countNonResponse(free, excluded) == 0 {
+		t.Fatal("the unrestricted model emitted no special token; the test cannot tell the restriction apart")
+	}
+
+	m.Tokenizer = tinyTokenizer()
+	s, _ = NewSampler(m)
+	out, err := s.Sample(prompts, cfg, rand.New(rand.NewPCG(4, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countNonResponse(out, excluded); n != 0 {
+		t.Fatalf("%d non-response tokens sampled with the tokenizer attached", n)
+	}
+	var pairs []Sequence
+	var seqs [][]int32
+	for i, p := range prompts {
+		pairs = append(pairs, PairSequence(p, out.Tokens[i]))
+		seqs = append(seqs, append(slices.Clone(p), out.Tokens[i]...))
+	}
+	tf, err := m.ResponseLogProbs(pairs, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := fullLogSoftmax(t, m, seqs) // unrestricted: these Sequences are not responses
+	for i, p := range prompts {
+		for j, tok := range out.Tokens[i] {
+			dist := full[i][len(p)-1+j]
+			var allowed float64
+			for v, lp := range dist {
+				if !slices.Contains(excluded, int32(v)) {
+					allowed += math.Exp(float64(lp))
+				}
+			}
+			want := float64(dist[tok]) - math.Log(allowed)
+			if d := math.Abs(float64(out.LogProbs[i][j]) - want); d > 1e-4 {
+				t.Fatalf("row %d token %d: sampled log-prob %v, renormalised reference %v", i, j, out.LogProbs[i][j], want)
+			}
+			if d := math.Abs(float64(tf[i][j]) - want); d > 1e-4 {
+				t.Fatalf("row %d token %d: teacher-forced log-prob %v, renormalised reference %v", i, j, tf[i][j], want)
+			}
+		}
 	}
 }

@@ -101,22 +101,32 @@ func newTrainer(m *LM, cfg TrainConfig) (*trainer, error) {
 		return nil, err
 	}
 	tr := &trainer{m: m, cfg: cfg}
-	// Inputs: tokens, targets, positions, segments, loss mask, learning rate.
+	// Inputs: the batch (batchArity nodes), loss mask, learning rate. Pretraining and SFT fit the
+	// model's full softmax (trainingNodes): the response vocabulary restriction applies where a
+	// response distribution is read — sampling, scoring and the PPO update.
 	tr.step, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
 		g := in[0].Graph()
-		logp, _ := m.teacherForced(g, batchNodes{in[0], in[1], in[2], in[3]})
-		loss := maskedMeanNLL(logp, in[4])
-		norm := applyAdamW(scope, loss, in[5], cfg.Optim)
+		logp, _ := m.teacherForced(g, trainingNodes(in))
+		loss := maskedMeanNLL(logp, in[batchArity])
+		norm := applyAdamW(scope, loss, in[batchArity+1], cfg.Optim)
 		return []*Node{loss, norm}
 	})
 	if err != nil {
 		return nil, err
 	}
 	tr.evalL, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
-		logp, _ := m.teacherForced(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
-		return []*Node{ReduceAllSum(Mul(Neg(logp), in[4])), ReduceAllSum(in[4])}
+		logp, _ := m.teacherForced(in[0].Graph(), trainingNodes(in))
+		mask := in[batchArity]
+		return []*Node{ReduceAllSum(Mul(Neg(logp), mask)), ReduceAllSum(mask)}
 	})
 	return tr, err
+}
+
+// trainingNodes are the batch inputs of a training graph without the response restriction.
+func trainingNodes(in []*Node) batchNodes {
+	b := batchNodesOf(in)
+	b.response = nil
+	return b
 }
 
 // maskedMeanNLL is the SFT/pretraining loss  L = −Σ_t m_t·log π(y_t|·) / Σ_t m_t.

@@ -147,7 +147,7 @@ func (c *Critic) evalExec() (*model.Exec, error) {
 		return nil, err
 	}
 	c.eval, err = model.NewExec(backend, c.LM.store, func(scope *model.Scope, in []*Node) *Node {
-		return c.values(in[0].Graph(), batchNodes{in[0], in[1], in[2], in[3]})
+		return c.values(in[0].Graph(), batchNodesOf(in))
 	})
 	return c.eval, err
 }
