@@ -18,6 +18,7 @@ const (
 	HeldOutFile   = "demos_heldout.jsonl"
 	PromptsFile   = "prompts.jsonl"
 	EvalFile      = "eval.jsonl"
+	ValFile       = "val.jsonl"
 	TokenizerFile = "tokenizer.json"
 	WorldFile     = "world.json"
 )
@@ -39,6 +40,8 @@ type WorldData struct {
 	Prompts []Prompt
 	// Eval holds the evaluation items of the splits id, ood_op and ood_len, in that order.
 	Eval []EvalItem
+	// Val holds the validation items, drawn like Eval and disjoint from every other part.
+	Val []EvalItem
 	// Tokenizer covers [World.Vocabulary], so it encodes every text of the world.
 	Tokenizer *Tokenizer
 }
@@ -51,7 +54,8 @@ type worldFile struct {
 
 // Generate generates the world's data from seed. All randomness comes from one PCG source seeded
 // with seed, so the same seed gives the same data. The parts are drawn in the order eval, demos,
-// held-out demos, pool, corpus, so changing the size of a later part never changes an earlier one.
+// held-out demos, pool, corpus, validation, so changing the size of a later part never changes an
+// earlier one (the validation split, added last, left every other file of a seed as it was).
 // It fails when a split asks for more unique prompts than its operations and lengths allow.
 func (w World) Generate(seed int64) (*WorldData, error) {
 	if err := w.Validate(); err != nil {
@@ -68,14 +72,22 @@ func (w World) Generate(seed int64) (*WorldData, error) {
 
 	id := split{SplitID, w.InDomainOps, w.TrainLen, false}
 	splits := []split{id, {SplitOODOp, w.OODOps, w.TrainLen, false}, {SplitOODLen, w.InDomainOps, w.OODLen, true}}
-	for _, s := range splits {
-		items, err := g.draw(s, "eval split "+s.name, w.EvalPerSplit)
-		if err != nil {
-			return nil, err
+	evalItems := func(what string, n int) ([]EvalItem, error) {
+		var out []EvalItem
+		for _, s := range splits {
+			items, err := g.draw(s, what+" "+s.name, n)
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				out = append(out, EvalItem{Prompt: it.prompt, Answer: strings.Join(it.answer(), " "), Split: s.name, Op: it.op, Len: it.L})
+			}
 		}
-		for _, it := range items {
-			d.Eval = append(d.Eval, EvalItem{Prompt: it.prompt, Answer: strings.Join(it.answer(), " "), Split: s.name, Op: it.op, Len: it.L})
-		}
+		return out, nil
+	}
+	var err error
+	if d.Eval, err = evalItems("eval split", w.EvalPerSplit); err != nil {
+		return nil, err
 	}
 
 	maxN := w.DemoSizes[len(w.DemoSizes)-1]
@@ -103,6 +115,9 @@ func (w World) Generate(seed int64) (*WorldData, error) {
 	g.rng.Shuffle(len(d.Prompts), func(i, j int) { d.Prompts[i], d.Prompts[j] = d.Prompts[j], d.Prompts[i] })
 
 	d.Corpus = g.corpus()
+	if d.Val, err = evalItems("validation split", w.ValPerSplit); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -320,12 +335,16 @@ func (d *WorldData) Files() []string {
 	for _, n := range slices.Sorted(maps.Keys(d.Demos)) {
 		files = append(files, DemosFile(n))
 	}
-	return append(files, HeldOutFile, PromptsFile, EvalFile, TokenizerFile, WorldFile)
+	files = append(files, HeldOutFile, PromptsFile, EvalFile)
+	if len(d.Val) > 0 {
+		files = append(files, ValFile)
+	}
+	return append(files, TokenizerFile, WorldFile)
 }
 
 // WriteDir writes the world's files to dir, creating it if needed and replacing files of the same
 // names: corpus.jsonl, demos_N.jsonl for every N of Demos, demos_heldout.jsonl, prompts.jsonl,
-// eval.jsonl, tokenizer.json and world.json (the World and the seed). Each file is written
+// eval.jsonl, val.jsonl (when there is a validation split), tokenizer.json and world.json (the World and the seed). Each file is written
 // atomically.
 func (d *WorldData) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -348,6 +367,11 @@ func (d *WorldData) WriteDir(dir string) error {
 	}
 	if err := WriteJSONL(path(EvalFile), d.Eval); err != nil {
 		return err
+	}
+	if len(d.Val) > 0 {
+		if err := WriteJSONL(path(ValFile), d.Val); err != nil {
+			return err
+		}
 	}
 	if err := d.Tokenizer.Save(path(TokenizerFile)); err != nil {
 		return err

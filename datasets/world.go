@@ -88,6 +88,10 @@ type World struct {
 	PromptPool int `json:"prompt_pool"`
 	// EvalPerSplit is the number of evaluation items in each of id, ood_op and ood_len.
 	EvalPerSplit int `json:"eval_per_split"`
+	// ValPerSplit is the number of validation items in each of id, ood_op and ood_len (val.jsonl):
+	// prompts disjoint from the demonstrations, the pool and the eval splits, for choosing a
+	// configuration without looking at the reported eval numbers. 0: no validation split.
+	ValPerSplit int `json:"val_per_split,omitempty"`
 }
 
 // Mix gives the fractions of corpus document kinds; they sum to 1.
@@ -129,6 +133,7 @@ func Lean() World {
 		HeldOutDemos: 256,
 		PromptPool:   20000,
 		EvalPerSplit: 500,
+		ValPerSplit:  200,
 	}
 }
 
@@ -282,8 +287,8 @@ func (w World) Validate() error {
 	if !slices.IsSorted(w.DemoSizes) || len(w.DemoSizes) == 0 || w.DemoSizes[0] < 1 || len(slices.Compact(slices.Clone(w.DemoSizes))) != len(w.DemoSizes) {
 		bad("DemoSizes %v: want positive sizes in ascending order", w.DemoSizes)
 	}
-	if w.HeldOutDemos < 0 || w.PromptPool < 0 || w.EvalPerSplit < 0 {
-		bad("HeldOutDemos, PromptPool and EvalPerSplit must not be negative")
+	if w.HeldOutDemos < 0 || w.PromptPool < 0 || w.EvalPerSplit < 0 || w.ValPerSplit < 0 {
+		bad("HeldOutDemos, PromptPool, EvalPerSplit and ValPerSplit must not be negative")
 	}
 	if len(errs) == 0 {
 		w.checkDocWords(bad)

@@ -165,6 +165,19 @@ func TestSplits(t *testing.T) {
 				splitCount[p.Split]++
 				checkPrompt(t, w, p.Split, p.Prompt)
 			}
+			valCount := map[string]int{}
+			for _, it := range d.Val {
+				add("validation "+it.Split, it.Prompt)
+				valCount[it.Split]++
+				if want := checkPrompt(t, w, it.Split, it.Prompt); it.Answer != strings.Join(want, " ") {
+					t.Errorf("validation item %+v: want answer %q", it, want)
+				}
+			}
+			for _, s := range []string{SplitID, SplitOODOp, SplitOODLen} {
+				if valCount[s] != w.ValPerSplit {
+					t.Errorf("validation split %s has %d items, want %d", s, valCount[s], w.ValPerSplit)
+				}
+			}
 			if len(d.Prompts) != w.PromptPool {
 				t.Errorf("pool has %d prompts, want %d", len(d.Prompts), w.PromptPool)
 			}
@@ -182,7 +195,7 @@ func TestSplits(t *testing.T) {
 func TestGenerateExhaustsSmallCells(t *testing.T) {
 	w := small(t, "lean", 0)
 	w.TrainLen = [2]int{1, 2} // 3 operations × (16 + 256) = 816 id prompts
-	w.EvalPerSplit, w.DemoSizes, w.HeldOutDemos, w.PromptPool = 500, []int{16, 316}, 0, 0
+	w.EvalPerSplit, w.DemoSizes, w.HeldOutDemos, w.PromptPool, w.ValPerSplit = 500, []int{16, 316}, 0, 0, 0
 	d := generate(t, w, 3)
 	prompts := map[string]bool{}
 	for _, it := range d.Eval {

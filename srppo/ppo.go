@@ -2,6 +2,7 @@ package srppo
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -13,6 +14,9 @@ import (
 type PPOConfig struct {
 	Mode          string  `json:"mode"`           // reward placement (PlacementModes)
 	DeltaClip     float64 `json:"delta_clip"`     // clip Δ_t to [−c, c]; 0: off
+	// DeltaBaseline b is subtracted from every Δ_t before placement (BaselineDelta); 0: off. The
+	// sweep sets it to π_sft's own mean Δ per token (RewardSamples.MeanDeltaPerToken).
+	DeltaBaseline float64 `json:"delta_baseline,omitempty"`
 	WhitenRewards bool    `json:"whiten_rewards"` // whiten the placed rewards over the batch before GAE (control run)
 	Gamma         float64 `json:"gamma"`          // discount γ
 	Lambda        float64 `json:"lambda"`         // GAE λ
@@ -60,6 +64,8 @@ func (c PPOConfig) Validate() error {
 		return fmt.Errorf("ppo config: epochs, minibatch, prompts, samples, max_new and score_batch_rows must be > 0")
 	case c.Temperature <= 0 || c.ClipEps <= 0 || c.Gamma < 0 || c.Gamma > 1 || c.Lambda < 0 || c.Lambda > 1:
 		return fmt.Errorf("ppo config: temperature and clip_eps must be > 0, γ and λ in [0, 1]")
+	case math.IsNaN(c.DeltaBaseline) || math.IsInf(c.DeltaBaseline, 0):
+		return fmt.Errorf("ppo config: delta_baseline must be finite, got %v", c.DeltaBaseline)
 	}
 	return nil
 }

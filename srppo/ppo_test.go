@@ -435,3 +435,44 @@ func TestScoreIndependentOfBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreAppliesDeltaBaseline: with PPOConfig.DeltaBaseline b the EOS placement pays
+// r − b·T while Delta and Coherent keep the raw coherent reward.
+func TestScoreAppliesDeltaBaseline(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceEOS)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 4, 2, 4, 8, 8
+	run, err := NewPPORun(t.TempDir(), cfg, 1, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := SampleRollout(run.Models.Policy, run.DrawPrompts(), cfg, 0, run.rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	shaped, err := LoadRollout(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Score(r, run.Models); err != nil {
+		t.Fatal(err)
+	}
+	const b = 0.75
+	shaped.Config.DeltaBaseline = b
+	if err := Score(shaped, run.Models); err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range shaped.Rows {
+		n := len(row.Tokens)
+		if !slices.Equal(row.Delta, r.Rows[i].Delta) || row.Coherent != r.Rows[i].Coherent {
+			t.Fatalf("row %d: the baseline changed the raw Δ or r", i)
+		}
+		if got, want := float64(row.Placed[n-1]), row.Coherent-b*float64(n); math.Abs(got-want) > 1e-4 {
+			t.Errorf("row %d: EOS reward %v, want r − b·T = %v", i, got, want)
+		}
+	}
+}

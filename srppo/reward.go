@@ -32,6 +32,17 @@ func CoherentDelta(logpSFT, logpPT []float32, clip float64) []float32 {
 	return d
 }
 
+// BaselineDelta is the per-token baseline shaping Δ'_t = Δ_t − b: with b the mean Δ per token of
+// π_sft's own responses, an average extra token earns 0 and r' = r − b·T no longer grows with
+// length T on average.
+func BaselineDelta(delta []float32, b float64) []float32 {
+	out := make([]float32, len(delta))
+	for t, v := range delta {
+		out[t] = float32(float64(v) - b)
+	}
+	return out
+}
+
 // CoherentReward is r(x, y) = Σ_t Δ_t = log π_sft(y|x) − log π_pt(y|x).
 func CoherentReward(delta []float32) float64 {
 	var s float64

@@ -164,7 +164,11 @@ func Score(r *Rollout, ms Models) error {
 		if cfg.Mode == PlaceOracle && row.Correct == nil {
 			return fmt.Errorf("score: oracle reward needs a gold answer for prompt %q", row.Prompt)
 		}
-		if placed[i], err = PlaceReward(cfg.Mode, row.Delta, row.LogpSFT, row.Correct != nil && *row.Correct); err != nil {
+		shaped := row.Delta
+		if cfg.DeltaBaseline != 0 {
+			shaped = BaselineDelta(row.Delta, cfg.DeltaBaseline)
+		}
+		if placed[i], err = PlaceReward(cfg.Mode, shaped, row.LogpSFT, row.Correct != nil && *row.Correct); err != nil {
 			return err
 		}
 	}
