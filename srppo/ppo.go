@@ -12,8 +12,8 @@ import (
 
 // PPOConfig holds every PPO knob; DefaultPPOConfig gives design §3's values.
 type PPOConfig struct {
-	Mode          string  `json:"mode"`           // reward placement (PlacementModes)
-	DeltaClip     float64 `json:"delta_clip"`     // clip Δ_t to [−c, c]; 0: off
+	Mode      string  `json:"mode"`       // reward placement (PlacementModes)
+	DeltaClip float64 `json:"delta_clip"` // clip Δ_t to [−c, c]; 0: off
 	// DeltaBaseline b is subtracted from every Δ_t before placement (BaselineDelta); 0: off. The
 	// sweep sets it to π_sft's own mean Δ per token (RewardSamples.MeanDeltaPerToken).
 	DeltaBaseline float64 `json:"delta_baseline,omitempty"`
