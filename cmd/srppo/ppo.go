@@ -74,6 +74,11 @@ func runPPO(args []string) error {
 	if *promptsPath == "" || *sftDir == "" || *out == "" || (*ptDir == "") == !pre.set() {
 		return errors.New("-prompts, -sft, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
+	release, err := lockOutput(*out, "ppo")
+	if err != nil {
+		return err
+	}
+	defer release()
 	d.Mode, d.WhitenAdv = *mode, !*noWhitenAdv
 	dataDir := filepath.Dir(*promptsPath)
 	var pt *srppo.LM

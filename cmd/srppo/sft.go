@@ -40,6 +40,11 @@ func runSFT(args []string) error {
 	if *data == "" || *out == "" || (*pt == "") == !pre.set() {
 		return errors.New("-data, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
+	release, err := lockOutput(*out, "sft")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var m *srppo.LM
 	var tok datasets.TextTokenizer
 	cfg := srppo.DefaultSFTConfig()

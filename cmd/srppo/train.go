@@ -133,6 +133,11 @@ func runPretrain(args []string) error {
 	if *data == "" || *out == "" {
 		return errors.New("-data and -out are required (see -h)")
 	}
+	release, err := lockOutput(*out, "pretrain")
+	if err != nil {
+		return err
+	}
+	defer release()
 	tok, err := srppo.DataTokenizer(*data)
 	if err != nil {
 		return err
