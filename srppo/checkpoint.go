@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -143,6 +145,9 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 			return nil, err
 		}
 		cfg = cc.Model
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
 		stored, err = datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
 	}
 	if want != nil {
@@ -167,13 +172,21 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	if hf && stored.VocabSize() > cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d ids but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	// The weights are read and checked against the config before the model is allocated.
+	params, err := readWeights(cfg, filepath.Join(dir, WeightsFile), hf)
+	if err != nil {
+		return nil, err
+	}
 	m, err := NewLM(cfg, 0)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	m.Tokenizer = stored
-	if err := loadWeights(m, filepath.Join(dir, WeightsFile), hf); err != nil {
-		return nil, err
+	if err := m.SetParams(params); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, WeightsFile), err)
 	}
 	return m, nil
 }
@@ -195,35 +208,45 @@ func modelDir(dir string) (string, error) {
 // Face GPT-2 checkpoint are accepted (see gpt2Tensors). A missing, misshapen or unexpected tensor
 // is an error naming it.
 func loadWeights(m *LM, path string, hf bool) error {
-	ts, _, err := ReadSafetensors(path)
+	params, err := readWeights(m.Config, path, hf)
 	if err != nil {
 		return err
 	}
+	return m.SetParams(params)
+}
+
+// readWeights reads the parameters of a model of config cfg from a safetensors file, checking
+// every tensor's name, shape and dtype (see loadWeights).
+func readWeights(cfg Config, path string, hf bool) (map[string][]float32, error) {
+	ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
 	if hf {
-		ts = gpt2Tensors(ts, m.Config.TiedEmbeddings)
+		ts = gpt2Tensors(ts, cfg.TiedEmbeddings)
 	}
 	params := map[string][]float32{}
-	for _, p := range m.Config.paramShapes() {
+	for _, p := range cfg.paramShapes() {
 		t, ok := ts[p.name]
 		if !ok {
-			return fmt.Errorf("%s: tensor %q missing", path, p.name)
+			return nil, fmt.Errorf("%s: tensor %q missing", path, p.name)
 		}
 		if !reflect.DeepEqual(t.Shape, p.shape) {
-			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
 		}
 		if t.DType != "F32" {
-			return fmt.Errorf("%s: tensor %q has dtype %s, the model needs floating point", path, p.name, t.DType)
+			return nil, fmt.Errorf("%s: tensor %q has dtype %s, the model needs floating point", path, p.name, t.DType)
 		}
 		params[p.name] = t.F32
 	}
 	if len(ts) != len(params) {
-		for name := range ts {
+		for _, name := range slices.Sorted(maps.Keys(ts)) {
 			if _, ok := params[name]; !ok {
-				return fmt.Errorf("%s: unexpected tensor %q for this model config", path, name)
+				return nil, fmt.Errorf("%s: unexpected tensor %q for this model config", path, name)
 			}
 		}
 	}
-	return m.SetParams(params)
+	return params, nil
 }
 
 // configDiff lists the fields whose values differ ("" when equal).

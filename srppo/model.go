@@ -56,11 +56,20 @@ func DefaultConfig(vocabSize int) Config {
 
 // Validate reports the first inconsistent field.
 func (c Config) Validate() error {
+	if err := c.checkLimits(); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name     string
+		value, m int
+	}{{"d_model", c.DModel, 1}, {"layers", c.Layers, 1}, {"heads", c.Heads, 1}, {"d_ff", c.DFF, 1}, {"context", c.Context, 2}, {"max_positions", c.MaxPositions, 0}} {
+		if f.value < f.m {
+			return fmt.Errorf("model config: %s %d must be ≥ %d", f.name, f.value, f.m)
+		}
+	}
 	switch {
 	case c.VocabSize < 2:
 		return fmt.Errorf("model config: vocab_size %d < 2", c.VocabSize)
-	case c.DModel <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.DFF <= 0 || c.Context <= 1:
-		return fmt.Errorf("model config: d_model, layers, heads, d_ff must be > 0 and context > 1 (got %+v)", c)
 	case c.DModel%c.Heads != 0:
 		return fmt.Errorf("model config: d_model %d is not divisible by heads %d", c.DModel, c.Heads)
 	case c.Positions != PositionsLearned && c.Positions != PositionsRoPE:
@@ -72,7 +81,7 @@ func (c Config) Validate() error {
 	case c.MaxPositions != 0 && (c.Positions != PositionsLearned || c.MaxPositions < c.Context):
 		return fmt.Errorf("model config: max_positions %d needs learned positions and must be ≥ context %d", c.MaxPositions, c.Context)
 	}
-	return nil
+	return c.checkParamCount()
 }
 
 // positionRows is the number of rows of the learned position table.
