@@ -233,6 +233,9 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 		}
 		merges = append(merges, s)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", mergesPath, err)
+	}
 	type added struct {
 		ID         int32  `json:"id"`
 		Content    string `json:"content"`

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gosrppo/gosrppo/datasets"
@@ -344,7 +346,6 @@ func ReadMetrics(dir string) ([]Metrics, error) {
 		return nil, err
 	}
 	byIter := map[int]Metrics{}
-	maxIter := -1
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for line := 1; dec.More(); line++ {
 		var m Metrics
@@ -352,12 +353,11 @@ func ReadMetrics(dir string) ([]Metrics, error) {
 			return nil, fmt.Errorf("%s: record %d: %w", filepath.Join(dir, "metrics.jsonl"), line, err)
 		}
 		byIter[m.Iteration] = m
-		maxIter = max(maxIter, m.Iteration)
 	}
 	var out []Metrics
-	for i := 0; i <= maxIter; i++ {
-		if m, ok := byIter[i]; ok {
-			out = append(out, m)
+	for _, i := range slices.Sorted(maps.Keys(byIter)) {
+		if i >= 0 { // iterate the keys: a corrupt line's huge iteration number must not mean a huge loop
+			out = append(out, byIter[i])
 		}
 	}
 	return out, nil

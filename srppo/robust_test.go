@@ -179,3 +179,24 @@ func checkBounded(t *testing.T, c Config) {
 		t.Fatalf("config with %d parameters validated: %+v", n, c)
 	}
 }
+
+// FuzzReadMetrics: metrics.jsonl never panics or hangs the reader (a huge iteration number once
+// meant a loop up to it), and what it returns is in iteration order.
+func FuzzReadMetrics(f *testing.F) {
+	f.Add([]byte("{\"iteration\": 0, \"reward\": 1}\n{\"iteration\": 1}\n{\"iteration\": 0, \"reward\": 2}\n"))
+	f.Add([]byte("{\"iteration\": 4000000000000000000}\n"))
+	f.Add([]byte("{\"iteration\": -3}\n{\"reward\": null}\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		os.WriteFile(filepath.Join(dir, "metrics.jsonl"), raw, 0o644)
+		ms, err := ReadMetrics(dir)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(ms); i++ {
+			if ms[i].Iteration <= ms[i-1].Iteration {
+				t.Fatalf("iterations out of order: %d after %d", ms[i].Iteration, ms[i-1].Iteration)
+			}
+		}
+	})
+}
