@@ -75,6 +75,11 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // UTF-8, longer than MaxLineBytes, a missing or blank field — and every error fn returns comes
 // back as "name:LINE: what is wrong", LINE counting from 1 over all lines, blank ones included.
 func ReadJSONL[T Record](r io.Reader, name string, fn func(T) error) error {
+	return readJSONL(r, name, func(_ int, rec T) error { return fn(rec) })
+}
+
+// readJSONL is ReadJSONL passing each record's line number to fn.
+func readJSONL[T Record](r io.Reader, name string, fn func(int, T) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
 		b, readErr := readLine(br)
@@ -87,7 +92,7 @@ func ReadJSONL[T Record](r io.Reader, name string, fn func(T) error) error {
 		if b = bytes.TrimSpace(b); len(b) > 0 {
 			rec, err := decodeRecord[T](b)
 			if err == nil {
-				err = fn(rec)
+				err = fn(line, rec)
 			}
 			if err != nil {
 				return fmt.Errorf("%s:%d: %w", name, line, err)
@@ -162,13 +167,20 @@ var ErrNoRecords = errors.New("no records (the file is empty or blank)")
 // readFile calls fn for every record of the JSONL file at path; a file without records is an
 // error naming it (wrapping ErrNoRecords).
 func readFile[T Record](path string, fn func(T) error) error {
+	return ReadFileLines(path, func(_ int, r T) error { return fn(r) })
+}
+
+// ReadFileLines calls fn for every record of the JSONL file at path with the record's line
+// number, for checks that report FILE:LINE themselves; errors are as ReadJSONL's, and a file
+// without records is an error naming it (wrapping ErrNoRecords).
+func ReadFileLines[T Record](path string, fn func(line int, rec T) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	n := 0
-	err = ReadJSONL(f, path, func(r T) error { n++; return fn(r) })
+	err = readJSONL(f, path, func(line int, r T) error { n++; return fn(line, r) })
 	if err == nil && n == 0 {
 		err = fmt.Errorf("%s: %w", path, ErrNoRecords)
 	}

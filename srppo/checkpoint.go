@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -32,6 +33,7 @@ const (
 // checkpointConfig is config.json.
 type checkpointConfig struct {
 	Model Config `json:"model"`
+	Role  string `json:"role,omitempty"` // RoleBase, RoleSFT, …; absent in checkpoints written before roles
 }
 
 // SaveModel writes the model's config, tokenizer and weights to dir atomically (see writeDirAtomic).
@@ -57,9 +59,9 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 		if m.Tokenizer.VocabSize() != m.Config.VocabSize {
 			return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
 		}
-		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
+		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config, Role: m.Role}, "", "  ")
 	} else {
-		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer)
+		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer, m.Role)
 	}
 	if err != nil {
 		return nil, err
@@ -93,6 +95,7 @@ const SFTLongSubdir = "long"
 // SaveSFT writes an SFT run to dir: the last epoch's weights (m as trained) to dir/long and the
 // best epoch's to dir/model, leaving m at the best epoch.
 func SaveSFT(dir string, m *LM, res *TrainResult) error {
+	m.Role = RoleSFT
 	if err := SaveModel(filepath.Join(dir, SFTLongSubdir), m); err != nil {
 		return err
 	}
@@ -130,11 +133,13 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	}
 	hf := probe.ModelType != ""
 	var cfg Config
+	var role string
 	var stored datasets.TextTokenizer
 	if hf {
 		if cfg, err = parseGPT2Config(raw, filepath.Join(dir, ConfigFile)); err != nil {
 			return nil, err
 		}
+		role = gpt2Role(raw)
 		if want != nil {
 			cfg.Context = want.Context
 		}
@@ -144,27 +149,29 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 		if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
 			return nil, err
 		}
-		cfg = cc.Model
+		cfg, role = cc.Model, cc.Role
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 		}
 		stored, err = datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
 	}
-	if want != nil {
-		if diff := configDiff(*want, cfg); diff != "" {
-			return nil, fmt.Errorf("checkpoint %s: model config does not match the configured one: %s", dir, diff)
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
+	// The vocabulary first: a different vocabulary also shows as a different vocab_size, but
+	// naming the words says what happened.
 	if tok != nil && !tok.Equal(stored) {
 		sw, ok1 := stored.(*datasets.Tokenizer)
 		tw, ok2 := tok.(*datasets.Tokenizer)
 		if ok1 && ok2 {
-			return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s", dir, sw.VocabSize(), tw.VocabSize(), firstWordDiff(sw, tw))
+			return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s%s — the model was trained on other data; pretrain a base on this data directory (srppo pretrain -data DIR -out NEW_DIR), or give the data directory the checkpoint's %s", dir, sw.VocabSize(), tw.VocabSize(), firstWordDiff(sw, tw), vocabDiff(sw, tw), TokenizerFile)
 		}
 		return nil, fmt.Errorf("checkpoint %s: its tokenizer (%s) is not the expected one (%s)", dir, describeTokenizer(stored), describeTokenizer(tok))
+	}
+	if want != nil {
+		if diff := configDiff(*want, cfg); diff != "" {
+			return nil, fmt.Errorf("checkpoint %s: model config does not match the configured one: %s", dir, diff)
+		}
 	}
 	if !hf && stored.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d words but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
@@ -184,7 +191,7 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	m.Tokenizer = stored
+	m.Tokenizer, m.Role = stored, role
 	if err := m.SetParams(params); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, WeightsFile), err)
 	}
@@ -270,6 +277,36 @@ func describeTokenizer(t datasets.TextTokenizer) string {
 	return fmt.Sprintf("byte-level BPE, %d ids", t.VocabSize())
 }
 
+// vocabDiff names up to ten words on each side that the other vocabulary lacks.
+func vocabDiff(ckpt, data *datasets.Tokenizer) string {
+	list := func(a, b *datasets.Tokenizer) string {
+		var out []string
+		n := 0
+		for _, w := range a.Words() {
+			if _, ok := b.ID(w); !ok {
+				if n++; n <= 10 {
+					out = append(out, strconv.Quote(w))
+				}
+			}
+		}
+		if n > 10 {
+			out = append(out, fmt.Sprintf("… %d in all", n))
+		}
+		return strings.Join(out, " ")
+	}
+	var parts []string
+	if l := list(data, ckpt); l != "" {
+		parts = append(parts, "only in the data: "+l)
+	}
+	if l := list(ckpt, data); l != "" {
+		parts = append(parts, "only in the checkpoint: "+l)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
+}
+
 func firstWordDiff(a, b *datasets.Tokenizer) string {
 	aw, bw := a.Words(), b.Words()
 	for i := range min(len(aw), len(bw)) {
@@ -284,30 +321,39 @@ func firstWordDiff(a, b *datasets.Tokenizer) string {
 // weights and the training position. It refuses to overwrite the last good checkpoint with
 // non-finite weights (an update can turn them NaN before any loss shows it).
 func saveTraining(m *LM, dir string, st trainState, lastLoss float64) error {
-	params, err := m.Params()
+	files, err := trainingFiles(m, dir, st, lastLoss)
 	if err != nil {
-		return err
-	}
-	if name, i, ok := firstNonFinite(params); ok {
-		return fmt.Errorf("%w: weights became non-finite at step %d (%s[%d]; last finite loss %v); the last good checkpoint in %s is kept — lower the learning rate or check the data",
-			ErrNonFinite, st.Step, name, i, lastLoss, dir)
-	}
-	files, err := modelFiles(m)
-	if err != nil {
-		return err
-	}
-	if files[StateTensors], err = storeState(m); err != nil {
-		return err
-	}
-	if st.BestParams != nil {
-		if files[BestFile], err = encodeParams(m.Config, st.BestParams); err != nil {
-			return err
-		}
-	}
-	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
 		return err
 	}
 	return writeDirAtomic(dir, files)
+}
+
+// trainingFiles are the files of the training checkpoint saveTraining writes.
+func trainingFiles(m *LM, dir string, st trainState, lastLoss float64) (map[string][]byte, error) {
+	params, err := m.Params()
+	if err != nil {
+		return nil, err
+	}
+	if name, i, ok := firstNonFinite(params); ok {
+		return nil, fmt.Errorf("%w: weights became non-finite at step %d (%s[%d]; last finite loss %v); %s — lower the learning rate or check the data",
+			ErrNonFinite, st.Step, name, i, lastLoss, keptCheckpoint(dir, StateFile))
+	}
+	files, err := modelFiles(m)
+	if err != nil {
+		return nil, err
+	}
+	if files[StateTensors], err = storeState(m); err != nil {
+		return nil, err
+	}
+	if st.BestParams != nil {
+		if files[BestFile], err = encodeParams(m.Config, st.BestParams); err != nil {
+			return nil, err
+		}
+	}
+	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
+		return nil, fmt.Errorf("checkpoint state: %w", err)
+	}
+	return files, nil
 }
 
 // firstNonFinite returns the first NaN/Inf parameter value in a fixed (sorted) name order.

@@ -143,6 +143,7 @@ func varPath(scope, name string) string { return scope + "/" + name }
 type LM struct {
 	Config    Config
 	Tokenizer datasets.TextTokenizer // the tokenizer the model was trained with (saved with checkpoints)
+	Role      string                 // RoleBase, RoleSFT, …, saved with checkpoints; "" when a loaded one records none
 	scope     string
 	store     *model.Store
 	score     scorer   // compiled teacher-forced log-prob graph
@@ -155,7 +156,7 @@ func NewLM(cfg Config, seed uint64) (*LM, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &LM{Config: cfg, scope: "/lm", store: model.NewStore()}
+	m := &LM{Config: cfg, Role: RoleBase, scope: "/lm", store: model.NewStore()}
 	rng := rand.New(rand.NewPCG(seed, 0x5e9d))
 	resStd := 0.02 / math.Sqrt(2*float64(cfg.Layers))
 	for _, p := range cfg.paramShapes() {
@@ -256,7 +257,7 @@ func (m *LM) Clone() (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Tokenizer = m.Tokenizer
+	c.Tokenizer, c.Role = m.Tokenizer, m.Role
 	return c, c.SetParams(params)
 }
 

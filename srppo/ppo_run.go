@@ -163,6 +163,7 @@ func NewPPORun(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Promp
 	if run.Models.Policy, err = sft.Clone(); err != nil {
 		return nil, err
 	}
+	run.Models.Policy.Role = RolePolicy
 	if run.Models.Critic, err = NewCritic(sft); err != nil {
 		return nil, err
 	}
