@@ -383,7 +383,7 @@ type trainState struct {
 	Curve        []EpochStat `json:"curve"`
 	BestEpoch    int         `json:"best_epoch"`
 	BestHeldOut  Float       `json:"best_held_out"`
-	LossTokens   int64       `json:"loss_tokens"` // loss tokens of every step so far, across resumptions
+	LossTokens   int64       `json:"loss_tokens"`  // loss tokens of every step so far, across resumptions
 	Monitor      lossMonitor `json:"loss_monitor"` // running level of the loss, for divergence
 	// Config and Data are the run's settings and a fingerprint of its data; a resumed run must
 	// match them (absent in checkpoints written before they were recorded).
