@@ -78,11 +78,16 @@ func (lm *lossMonitor) accept(loss float64) {
 // keptCheckpoint describes what an interrupted run leaves for resumption, naming a directory
 // only when it exists.
 func keptCheckpoint(dir, stateFile string) string {
+	return keptCheckpointAs(dir, stateFile, "the last checkpoint whose next step was finite")
+}
+
+// keptCheckpointAs is keptCheckpoint describing the checkpoint as what.
+func keptCheckpointAs(dir, stateFile, what string) string {
 	if dir == "" {
 		return "no checkpoint directory was configured"
 	}
 	if _, err := os.Stat(filepath.Join(resolveCheckpointDir(dir), stateFile)); err != nil {
 		return "no checkpoint was written before it, so there is nothing to resume"
 	}
-	return "the last checkpoint whose next step was finite is kept in " + resolveCheckpointDir(dir)
+	return what + " is kept in " + resolveCheckpointDir(dir)
 }

@@ -296,6 +296,7 @@ func TestDivergenceStopsAndKeptCheckpointResumesFinite(t *testing.T) {
 	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "exceeds the cap") || !strings.Contains(err.Error(), "is kept in "+cfg.CheckpointDir) {
 		t.Fatalf("err = %v (losses %v)", err, losses)
 	}
+	t.Logf("diagnosis: %v", err)
 	var st trainState
 	if err := readJSON(filepath.Join(cfg.CheckpointDir, StateFile), &st); err != nil {
 		t.Fatal(err)
