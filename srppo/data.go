@@ -163,6 +163,9 @@ func LoadSFTDataFor(dir string, tok datasets.TextTokenizer, n, context int) (tra
 	return train, held, err
 }
 
+// ErrUnseenWords is wrapped by CheckCorpusCoverage's report.
+var ErrUnseenWords = errors.New("words outside the corpus")
+
 // CheckCorpusCoverage reports the words of a data directory's demonstrations, prompts and eval
 // items (demos_*.jsonl, prompts.jsonl, eval.jsonl) that corpus.jsonl never uses: with the word
 // tokenizer such a word gets an embedding that pretraining never trains, so the later stages
@@ -217,6 +220,21 @@ func CheckCorpusCoverage(dir string) error {
 		more = fmt.Sprintf(" (and %d more)", len(missing)-5)
 		missing = missing[:5]
 	}
-	return fmt.Errorf("%d words appear in the demonstrations, prompts or eval items but nowhere in %s, so pretraining would never train their embeddings:\n  %s%s\nadd documents that use them to the corpus, or remove them from those files",
-		len(seen), corpusPath, strings.Join(missing, "\n  "), more)
+	return fmt.Errorf("%d word(s) of the demonstrations, prompts or eval items appear nowhere in %s (%w), so pretraining would never train their embeddings:\n  %s%s\nadd documents that use them to the corpus, or remove them from those files",
+		len(seen), corpusPath, ErrUnseenWords, strings.Join(missing, "\n  "), more)
+}
+
+// LoadEvalFor reads an eval.jsonl file for a model's tokenizer: every prompt is encoded in the
+// chat template now, so an unknown word, or a prompt that leaves no room for maxNew response
+// tokens in the context, is an error with the file and line before any work is done.
+func LoadEvalFor(path string, tok datasets.TextTokenizer, context, maxNew int) ([]datasets.EvalItem, error) {
+	var items []datasets.EvalItem
+	err := datasets.ReadFileLines(path, func(_ int, it datasets.EvalItem) error {
+		if err := CheckPrompt(tok, it.Prompt, context, maxNew); err != nil {
+			return err
+		}
+		items = append(items, it)
+		return nil
+	})
+	return items, err
 }

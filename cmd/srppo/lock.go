@@ -20,3 +20,6 @@ func lockOutput(dir, command string) (release func(), err error) {
 	}
 	return func() { l.Release() }, nil
 }
+
+// printNote prints a note about the inputs (an old checkpoint without a role) to stderr.
+func printNote(s string) { fmt.Fprintln(os.Stderr, "note: "+s) }
