@@ -88,6 +88,7 @@ func LoadBPE(path string) (*BPE, error) {
 // tokenizer models (WordPiece, Unigram), normalizers and pre-tokenizers are rejected with an
 // error naming the field.
 func ParseBPE(data []byte, name string) (*BPE, error) {
+	data = TrimBOM(data)
 	var f hfTokenizerFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -217,7 +218,7 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 		return nil, err
 	}
 	var vocab map[string]int32
-	if err := json.Unmarshal(data, &vocab); err != nil {
+	if err := json.Unmarshal(TrimBOM(data), &vocab); err != nil {
 		return nil, fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	data, err = os.ReadFile(mergesPath)

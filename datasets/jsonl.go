@@ -69,6 +69,10 @@ const MaxLineBytes = 1 << 20
 // utf8BOM is the byte order mark some editors put at the start of a UTF-8 file.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// TrimBOM drops a UTF-8 byte order mark from the start of a file's content: some editors write
+// one, and JSON parsers read it as the invalid character 'ï'.
+func TrimBOM(data []byte) []byte { return bytes.TrimPrefix(data, utf8BOM) }
+
 // ReadJSONL calls fn for every record of r, a JSON-lines stream called name in error messages.
 // Blank lines are skipped, unknown fields are ignored (a researcher's files may carry ids or
 // metadata) and a UTF-8 byte order mark at the start is dropped. Every bad line — invalid JSON or

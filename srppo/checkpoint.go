@@ -128,6 +128,7 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	var probe struct {
 		ModelType string `json:"model_type"`
 	}
+	raw = datasets.TrimBOM(raw)
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
@@ -587,7 +588,7 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := json.Unmarshal(datasets.TrimBOM(data), v); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

@@ -55,7 +55,7 @@ type hfGPT2Config struct {
 // srppo_context when present, else n_positions. Unsupported variants are errors naming the field.
 func parseGPT2Config(data []byte, path string) (Config, error) {
 	hc := hfGPT2Config{VocabSize: 50257, NEmbd: 768, NLayer: 12, NHead: 12, NPositions: 1024, LayerNormEps: 1e-5, Activation: "gelu_new"}
-	if err := json.Unmarshal(data, &hc); err != nil {
+	if err := json.Unmarshal(datasets.TrimBOM(data), &hc); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	switch {
@@ -88,7 +88,7 @@ func parseGPT2Config(data []byte, path string) (Config, error) {
 // fine-tuned model written before roles were recorded).
 func gpt2Role(raw []byte) string {
 	var hc hfGPT2Config
-	if json.Unmarshal(raw, &hc) != nil {
+	if json.Unmarshal(datasets.TrimBOM(raw), &hc) != nil {
 		return ""
 	}
 	if hc.SRPPORole == "" && hc.SRPPOContext == 0 {
@@ -197,7 +197,7 @@ func IsGPT2Checkpoint(dir string) bool {
 		ModelType string `json:"model_type"`
 	}
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
-	return err == nil && json.Unmarshal(data, &probe) == nil && probe.ModelType != ""
+	return err == nil && json.Unmarshal(datasets.TrimBOM(data), &probe) == nil && probe.ModelType != ""
 }
 
 // HFCacheDir is the Hugging Face hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else

@@ -200,3 +200,58 @@ func FuzzReadMetrics(f *testing.F) {
 		}
 	})
 }
+
+// A checkpoint whose JSON files start with a UTF-8 byte order mark (written by some editors)
+// loads as without it (issue 17: it read as "invalid character 'ï'").
+func TestCheckpointJSONWithBOM(t *testing.T) {
+	m := newTinyLM(t, 1)
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := SaveModel(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{ConfigFile, TokenizerFile} {
+		raw, _ := os.ReadFile(filepath.Join(dir, name))
+		os.WriteFile(filepath.Join(dir, name), append([]byte("\xEF\xBB\xBF"), raw...), 0o644)
+	}
+	got, err := LoadModel(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != m.Config || !got.Tokenizer.Equal(m.Tokenizer) || got.Role != RoleBase {
+		t.Errorf("loaded %+v (role %q)", got.Config, got.Role)
+	}
+}
+
+// Checkpoints written before roles were recorded — the shipped base model among them — still
+// load, and are accepted with a note; a recorded role in the wrong place is refused.
+func TestRolesOldCheckpointsAccepted(t *testing.T) {
+	old, err := LoadModel(filepath.Join("base", "lean"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	note := func(s string) { notes = append(notes, s) }
+	if old.Role != "" || CheckRole(old, "-pt", "base/lean", note, RoleBase) != nil || len(notes) != 1 || !strings.Contains(notes[0], "records no role") {
+		t.Errorf("old checkpoint: role %q, notes %q", old.Role, notes)
+	}
+	m := newTinyLM(t, 1)
+	m.Role = RoleSFT
+	dir := filepath.Join(t.TempDir(), "sft")
+	if err := SaveModel(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadModel(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckRole(loaded, "-pt", dir, note, RoleBase)
+	if err == nil || err.Error() != "-pt "+dir+" is an SFT model (from srppo sft), but -pt needs a base model (from srppo pretrain)" {
+		t.Errorf("SFT model as -pt: %v", err)
+	}
+	if CheckRole(loaded, "-sft", dir, note, RoleSFT) != nil {
+		t.Error("SFT model refused as -sft")
+	}
+	if !SameModel(dir, filepath.Dir(dir)+"/./sft") || SameModel(dir, filepath.Join("base", "lean")) {
+		t.Error("SameModel")
+	}
+}
