@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/internal/lockfile"
@@ -202,5 +204,86 @@ func TestOutputLockRefusesSecondWriter(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "(srppo world)") {
 			t.Errorf("%v: exit %d, stderr %q; want it to name the holder", args, code, errOut)
 		}
+	}
+}
+
+// TestMain lets a test run the command in a child process (SRPPO_TEST_ARGS: its arguments as
+// JSON), so that it can be killed.
+func TestMain(m *testing.M) {
+	if raw := os.Getenv("SRPPO_TEST_ARGS"); raw != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(raw), &args); err != nil {
+			panic(err)
+		}
+		os.Exit(dispatch(args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// A pretrain process killed with SIGKILL after some checkpoints leaves its lock (a dead pid) and
+// possibly a half-written checkpoint; rerunning the same command takes the lock over, removes the
+// leftovers, resumes and ends with weights byte-identical to an uninterrupted run.
+func TestKilledPretrainResumesByteIdentical(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model three times")
+	}
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	robustData(t, data)
+	args := func(out string) []string {
+		return []string{"pretrain", "-data", data, "-out", out, "-layers", "1", "-d-model", "16", "-heads", "2", "-d-ff", "32", "-context", "32",
+			"-epochs", "8", "-batch", "1", "-warmup", "1", "-heldout", "0.1", "-checkpoint-every", "1"}
+	}
+	killed, straight := filepath.Join(root, "killed"), filepath.Join(root, "straight")
+	raw, _ := json.Marshal(args(killed))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SRPPO_TEST_ARGS="+string(raw))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	step := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for step < 5 && time.Now().Before(deadline) {
+		var st struct{ Step int }
+		if b, err := os.ReadFile(filepath.Join(killed, "train", "state.json")); err == nil && json.Unmarshal(b, &st) == nil {
+			step = st.Step
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	<-done
+	if step < 5 {
+		t.Fatalf("no checkpoint beyond step 5 within the deadline (step %d)", step)
+	}
+	if _, err := os.Stat(filepath.Join(killed, lockfile.DirLockName)); err != nil {
+		t.Fatalf("the killed process left no lock to recover: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(killed, "model")); err == nil {
+		t.Skip("the run finished before it was killed")
+	}
+	for _, out := range []string{killed, straight} {
+		if code, _, errOut := runCmd(t, args(out)...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", out, code, errOut)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(killed, "model", "model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(straight, "model", "model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("weights after kill (at step %d) and resume differ from the uninterrupted run's (%d vs %d bytes)", step, len(a), len(b))
+	}
+	var res struct {
+		Result struct {
+			LossTokens int64 `json:"loss_tokens"`
+		} `json:"result"`
+	}
+	ra, _ := os.ReadFile(filepath.Join(killed, "pretrain.json"))
+	rb, _ := os.ReadFile(filepath.Join(straight, "pretrain.json"))
+	var resB = res
+	json.Unmarshal(ra, &res)
+	json.Unmarshal(rb, &resB)
+	if res.Result.LossTokens == 0 || res.Result.LossTokens != resB.Result.LossTokens {
+		t.Errorf("loss_tokens after resume %d, uninterrupted %d", res.Result.LossTokens, resB.Result.LossTokens)
 	}
 }
