@@ -274,6 +274,7 @@ func TestNaNStopsWithDiagnosisNamingOnlyExistingDirs(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "at step 1") || !strings.Contains(err.Error(), "no checkpoint was written before it") {
 		t.Fatalf("err = %v", err)
 	}
+	t.Logf("diagnosis: %v", err)
 	if strings.Contains(err.Error(), cfg.CheckpointDir) {
 		t.Errorf("message names %s, which was never written", cfg.CheckpointDir)
 	}
@@ -335,6 +336,7 @@ func TestResumeRefusesChangedSettings(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "was written while training on other data") {
 		t.Fatalf("changed data: %v", err)
 	}
+	t.Logf("changed data: %v", err)
 	cfg.StopAfterSteps = 0
 	res, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil)
 	if err != nil {

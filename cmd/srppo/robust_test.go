@@ -204,6 +204,7 @@ func TestOutputLockRefusesSecondWriter(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "(srppo world)") {
 			t.Errorf("%v: exit %d, stderr %q; want it to name the holder", args, code, errOut)
 		}
+		t.Logf("message: %s", strings.TrimSpace(errOut))
 	}
 }
 
