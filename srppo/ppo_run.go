@@ -238,6 +238,16 @@ func loadLearner(dir string, like *LM) (*LM, error) {
 func (run *PPORun) Checkpoint() error {
 	files := map[string][]byte{}
 	for name, m := range map[string]*LM{"policy": run.Models.Policy, "critic": run.Models.Critic.LM} {
+		// An update can make weights non-finite before any loss shows it: such weights must not
+		// replace the last good checkpoint.
+		params, err := m.Params()
+		if err != nil {
+			return err
+		}
+		if pname, i, bad := firstNonFinite(params); bad {
+			return fmt.Errorf("%w: the %s's weights became non-finite in PPO iteration %d (%s[%d]); %s — lower the learning rates", ErrNonFinite, name, run.Iteration-1, pname, i,
+				keptCheckpointAs(filepath.Join(run.Dir, "checkpoint"), "state.json", "the checkpoint of the last finished iteration"))
+		}
 		mf, err := modelFiles(m)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package srppo
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -462,5 +463,35 @@ func TestPPOValueLossDivergenceStops(t *testing.T) {
 		t.Errorf("message %q does not name the existing checkpoint", err)
 	} else if statErr != nil && !strings.Contains(err.Error(), "no checkpoint was written") {
 		t.Errorf("message %q with no checkpoint written", err)
+	}
+}
+
+// Non-finite weights after an update are never written over the last good PPO checkpoint.
+func TestPPOCheckpointRefusesNonFiniteWeights(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceToken)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 4, 2, 4, 4, 8
+	dir := t.TempDir()
+	run, err := NewPPORun(dir, cfg, 3, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "checkpoint", "policy", WeightsFile))
+	params, _ := run.Models.Policy.Params()
+	params["ln_f.bias"][3] = float32(math.NaN())
+	if err := run.Models.Policy.SetParams(params); err != nil {
+		t.Fatal(err)
+	}
+	run.Iteration++
+	err = run.Checkpoint()
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "policy's weights became non-finite in PPO iteration 1 (ln_f.bias[3])") || !strings.Contains(err.Error(), "is kept in "+filepath.Join(dir, "checkpoint")) {
+		t.Fatalf("err = %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "checkpoint", "policy", WeightsFile))
+	if !bytes.Equal(before, after) || len(before) == 0 {
+		t.Error("the last good checkpoint was overwritten")
 	}
 }
