@@ -90,6 +90,7 @@ func LoadBPE(path string) (*BPE, error) {
 // tokenizer models (WordPiece, Unigram), normalizers and pre-tokenizers are rejected with an
 // error naming the field.
 func ParseBPE(data []byte, name string) (*BPE, error) {
+	data = TrimBOM(data)
 	var f hfTokenizerFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -225,7 +226,7 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 		return nil, err
 	}
 	var vocab map[string]int32
-	if err := json.Unmarshal(data, &vocab); err != nil {
+	if err := json.Unmarshal(TrimBOM(data), &vocab); err != nil {
 		return nil, fmt.Errorf("%s: %w", vocabPath, err)
 	}
 	data, err = os.ReadFile(mergesPath)
@@ -240,6 +241,9 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 			continue
 		}
 		merges = append(merges, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", mergesPath, err)
 	}
 	type added struct {
 		ID         int32  `json:"id"`

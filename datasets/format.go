@@ -1,5 +1,7 @@
 package datasets
 
+import "slices"
+
 // Special tokens. Every tokenizer gives them the ids 0..4 in this order.
 const (
 	PadToken = "<pad>"
@@ -38,3 +40,6 @@ const DocStop = ";"
 // DocPrompt is the document-format probe for a base model: "<bos> {prompt} =", the start of the
 // world's "eq" fact template. For the prompt "REV a b c" the expected continuation is "c b a ;".
 func DocPrompt(prompt string) string { return BOSToken + " " + prompt + " =" }
+
+// IsSpecial reports whether word is one of the special tokens (<pad>, <bos>, <eos>, <q>, <a>).
+func IsSpecial(word string) bool { return slices.Contains(specials[:], word) }

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // Doc is one pretraining document (corpus.jsonl). The pipeline wraps it with [CorpusText].
@@ -59,20 +61,42 @@ func (e EvalItem) required() []field {
 	return []field{{"prompt", e.Prompt}, {"answer", e.Answer}, {"split", e.Split}}
 }
 
+// MaxLineBytes is the longest JSONL line the readers accept (1 MiB): far above any document,
+// demonstration or prompt a model with a context of thousands of tokens can use, and a guard
+// against a binary or unsplit file read whole into memory.
+const MaxLineBytes = 1 << 20
+
+// utf8BOM is the byte order mark some editors put at the start of a UTF-8 file.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// TrimBOM drops a UTF-8 byte order mark from the start of a file's content: some editors write
+// one, and JSON parsers read it as the invalid character 'ï'.
+func TrimBOM(data []byte) []byte { return bytes.TrimPrefix(data, utf8BOM) }
+
 // ReadJSONL calls fn for every record of r, a JSON-lines stream called name in error messages.
-// Blank lines are skipped and unknown fields are ignored (a researcher's files may carry ids or
-// metadata). Every bad line, and every error fn returns, comes back as "name:LINE: what is wrong".
+// Blank lines are skipped, unknown fields are ignored (a researcher's files may carry ids or
+// metadata) and a UTF-8 byte order mark at the start is dropped. Every bad line — invalid JSON or
+// UTF-8, longer than MaxLineBytes, a missing or blank field — and every error fn returns comes
+// back as "name:LINE: what is wrong", LINE counting from 1 over all lines, blank ones included.
 func ReadJSONL[T Record](r io.Reader, name string, fn func(T) error) error {
-	br := bufio.NewReader(r)
+	return readJSONL(r, name, func(_ int, rec T) error { return fn(rec) })
+}
+
+// readJSONL is ReadJSONL passing each record's line number to fn.
+func readJSONL[T Record](r io.Reader, name string, fn func(int, T) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
-		b, readErr := br.ReadBytes('\n')
+		b, readErr := readLine(br)
 		if readErr != nil && readErr != io.EOF {
 			return fmt.Errorf("%s:%d: %w", name, line, readErr)
+		}
+		if line == 1 {
+			b = bytes.TrimPrefix(b, utf8BOM)
 		}
 		if b = bytes.TrimSpace(b); len(b) > 0 {
 			rec, err := decodeRecord[T](b)
 			if err == nil {
-				err = fn(rec)
+				err = fn(line, rec)
 			}
 			if err != nil {
 				return fmt.Errorf("%s:%d: %w", name, line, err)
@@ -84,9 +108,42 @@ func ReadJSONL[T Record](r io.Reader, name string, fn func(T) error) error {
 	}
 }
 
+// errLineTooLong is returned by readLine for a line beyond MaxLineBytes.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes (the limit for one JSONL record; is the file split into lines?)", MaxLineBytes)
+
+// readLine returns the next line without reading more than MaxLineBytes of it into memory.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > MaxLineBytes+1 { // +1: the newline
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return line, err
+	}
+}
+
 // decodeRecord decodes one non-blank line and checks its required fields.
 func decodeRecord[T Record](line []byte) (T, error) {
 	var rec T
+	if !utf8.Valid(line) {
+		i := 0
+		for i < len(line) {
+			r, size := utf8.DecodeRune(line[i:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		return rec, fmt.Errorf("invalid UTF-8 (byte 0x%02x at column %d); save the file as UTF-8", line[i], i+1)
+	}
+	if bytes.HasPrefix(line, utf8BOM) {
+		return rec, fmt.Errorf("byte order mark (U+FEFF) inside the file; only the first line may start with one")
+	}
 	if err := json.Unmarshal(line, &rec); err != nil {
 		return rec, fmt.Errorf("invalid JSON record: %w", err)
 	}
@@ -108,14 +165,30 @@ func decodeRecord[T Record](line []byte) (T, error) {
 	return rec, nil
 }
 
-// readFile calls fn for every record of the JSONL file at path.
+// ErrNoRecords is wrapped by the error for a JSONL file without a single record.
+var ErrNoRecords = errors.New("no records (the file is empty or blank)")
+
+// readFile calls fn for every record of the JSONL file at path; a file without records is an
+// error naming it (wrapping ErrNoRecords).
 func readFile[T Record](path string, fn func(T) error) error {
+	return ReadFileLines(path, func(_ int, r T) error { return fn(r) })
+}
+
+// ReadFileLines calls fn for every record of the JSONL file at path with the record's line
+// number, for checks that report FILE:LINE themselves; errors are as ReadJSONL's, and a file
+// without records is an error naming it (wrapping ErrNoRecords).
+func ReadFileLines[T Record](path string, fn func(line int, rec T) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return ReadJSONL(f, path, fn)
+	n := 0
+	err = readJSONL(f, path, func(line int, r T) error { n++; return fn(line, r) })
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%s: %w", path, ErrNoRecords)
+	}
+	return err
 }
 
 // loadFile returns every record of the JSONL file at path.

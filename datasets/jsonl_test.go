@@ -191,6 +191,7 @@ func FuzzReadJSONL(f *testing.F) {
 		"null\n[1]\n\"x\"\n{\"prompt\": 3}",
 		"{\"Prompt\": \"a\", \"split\": null}",
 		"\xff\xfe{",
+		"\xEF\xBB\xBF{\"text\": \"a\"}\n{\"text\": \"caf\xE9\"}",
 	} {
 		f.Add([]byte(seed))
 	}

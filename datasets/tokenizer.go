@@ -197,7 +197,7 @@ func LoadTokenizer(path string) (*Tokenizer, error) {
 // parseTokenizer parses the JSON of a word tokenizer; path names it in errors.
 func parseTokenizer(data []byte, path string) (*Tokenizer, error) {
 	var f tokenizerFile
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(TrimBOM(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

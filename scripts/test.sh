@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need on a fresh Debian machine
 # with Go, then runs gofmt/vet, every Go test, the Dockerfile lint (dockerfile-utils from npm) and the
-# notebook checker (Debian's Jupyter, GoNB from tools/go.mod).
+# notebook checker (Debian's Jupyter, GoNB from tools/go.mod), with a few seconds of every fuzz
+# target (scripts/fuzz.sh) after the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -12,5 +13,6 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 25m ./...
+bash scripts/fuzz.sh
 bash docker/lint.sh
 bash notebooks/check.sh

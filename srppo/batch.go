@@ -74,11 +74,11 @@ func checkSequences(seqs []Sequence, t int) error {
 	for i, s := range seqs {
 		switch {
 		case len(s.Tokens) < 2:
-			return fmt.Errorf("sequence %d has %d tokens; at least 2 are needed for one target", i, len(s.Tokens))
+			return fmt.Errorf("sequence %d (from 1) has %d tokens; at least 2 are needed for one target", i+1, len(s.Tokens))
 		case len(s.Tokens)-1 > t:
-			return fmt.Errorf("sequence %d has %d tokens, longer than the context of %d+1", i, len(s.Tokens), t)
+			return fmt.Errorf("sequence %d (from 1): prompt + response has %d tokens > context %d (+1: the last token is only a target)", i+1, len(s.Tokens), t)
 		case s.LossFrom < 0 || s.LossFrom >= len(s.Tokens)-1:
-			return fmt.Errorf("sequence %d: loss start %d outside its %d targets", i, s.LossFrom, len(s.Tokens)-1)
+			return fmt.Errorf("sequence %d (from 1): loss start %d outside its %d targets", i+1, s.LossFrom, len(s.Tokens)-1)
 		}
 	}
 	return nil

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute/dtypes"
@@ -30,6 +33,7 @@ const (
 // checkpointConfig is config.json.
 type checkpointConfig struct {
 	Model Config `json:"model"`
+	Role  string `json:"role,omitempty"` // RoleBase, RoleSFT, …; absent in checkpoints written before roles
 }
 
 // SaveModel writes the model's config, tokenizer and weights to dir atomically (see writeDirAtomic).
@@ -55,9 +59,9 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 		if m.Tokenizer.VocabSize() != m.Config.VocabSize {
 			return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
 		}
-		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
+		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config, Role: m.Role}, "", "  ")
 	} else {
-		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer)
+		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer, m.Role)
 	}
 	if err != nil {
 		return nil, err
@@ -91,6 +95,7 @@ const SFTLongSubdir = "long"
 // SaveSFT writes an SFT run to dir: the last epoch's weights (m as trained) to dir/long and the
 // best epoch's to dir/model, leaving m at the best epoch.
 func SaveSFT(dir string, m *LM, res *TrainResult) error {
+	m.Role = RoleSFT
 	if err := SaveModel(filepath.Join(dir, SFTLongSubdir), m); err != nil {
 		return err
 	}
@@ -123,16 +128,19 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	var probe struct {
 		ModelType string `json:"model_type"`
 	}
+	raw = datasets.TrimBOM(raw)
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	hf := probe.ModelType != ""
 	var cfg Config
+	var role string
 	var stored datasets.TextTokenizer
 	if hf {
 		if cfg, err = parseGPT2Config(raw, filepath.Join(dir, ConfigFile)); err != nil {
 			return nil, err
 		}
+		role = gpt2Role(raw)
 		if want != nil {
 			cfg.Context = want.Context
 		}
@@ -142,24 +150,29 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 		if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
 			return nil, err
 		}
-		cfg = cc.Model
+		cfg, role = cc.Model, cc.Role
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
 		stored, err = datasets.LoadTokenizer(filepath.Join(dir, TokenizerFile))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	// The vocabulary first: a different vocabulary also shows as a different vocab_size, but
+	// naming the words says what happened.
+	if tok != nil && !tok.Equal(stored) {
+		sw, ok1 := stored.(*datasets.Tokenizer)
+		tw, ok2 := tok.(*datasets.Tokenizer)
+		if ok1 && ok2 {
+			return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s%s — the model was trained on other data; pretrain a base on this data directory (srppo pretrain -data DIR -out NEW_DIR), or give the data directory the checkpoint's %s", dir, sw.VocabSize(), tw.VocabSize(), firstWordDiff(sw, tw), vocabDiff(sw, tw), TokenizerFile)
+		}
+		return nil, fmt.Errorf("checkpoint %s: its tokenizer (%s) is not the expected one (%s)", dir, describeTokenizer(stored), describeTokenizer(tok))
 	}
 	if want != nil {
 		if diff := configDiff(*want, cfg); diff != "" {
 			return nil, fmt.Errorf("checkpoint %s: model config does not match the configured one: %s", dir, diff)
 		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if tok != nil && !tok.Equal(stored) {
-		sw, ok1 := stored.(*datasets.Tokenizer)
-		tw, ok2 := tok.(*datasets.Tokenizer)
-		if ok1 && ok2 {
-			return nil, fmt.Errorf("checkpoint %s: vocabulary does not match: checkpoint has %d words, the data's tokenizer %d%s", dir, sw.VocabSize(), tw.VocabSize(), firstWordDiff(sw, tw))
-		}
-		return nil, fmt.Errorf("checkpoint %s: its tokenizer (%s) is not the expected one (%s)", dir, describeTokenizer(stored), describeTokenizer(tok))
 	}
 	if !hf && stored.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d words but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
@@ -167,13 +180,21 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	if hf && stored.VocabSize() > cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint %s: tokenizer has %d ids but config vocab_size is %d", dir, stored.VocabSize(), cfg.VocabSize)
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	// The weights are read and checked against the config before the model is allocated.
+	params, err := readWeights(cfg, filepath.Join(dir, WeightsFile), hf)
+	if err != nil {
+		return nil, err
+	}
 	m, err := NewLM(cfg, 0)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	m.Tokenizer = stored
-	if err := loadWeights(m, filepath.Join(dir, WeightsFile), hf); err != nil {
-		return nil, err
+	m.Tokenizer, m.Role = stored, role
+	if err := m.SetParams(params); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, WeightsFile), err)
 	}
 	return m, nil
 }
@@ -195,35 +216,45 @@ func modelDir(dir string) (string, error) {
 // Face GPT-2 checkpoint are accepted (see gpt2Tensors). A missing, misshapen or unexpected tensor
 // is an error naming it.
 func loadWeights(m *LM, path string, hf bool) error {
-	ts, _, err := ReadSafetensors(path)
+	params, err := readWeights(m.Config, path, hf)
 	if err != nil {
 		return err
 	}
+	return m.SetParams(params)
+}
+
+// readWeights reads the parameters of a model of config cfg from a safetensors file, checking
+// every tensor's name, shape and dtype (see loadWeights).
+func readWeights(cfg Config, path string, hf bool) (map[string][]float32, error) {
+	ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
 	if hf {
-		ts = gpt2Tensors(ts, m.Config.TiedEmbeddings)
+		ts = gpt2Tensors(ts, cfg.TiedEmbeddings)
 	}
 	params := map[string][]float32{}
-	for _, p := range m.Config.paramShapes() {
+	for _, p := range cfg.paramShapes() {
 		t, ok := ts[p.name]
 		if !ok {
-			return fmt.Errorf("%s: tensor %q missing", path, p.name)
+			return nil, fmt.Errorf("%s: tensor %q missing", path, p.name)
 		}
 		if !reflect.DeepEqual(t.Shape, p.shape) {
-			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, p.name, t.Shape, p.shape)
 		}
 		if t.DType != "F32" {
-			return fmt.Errorf("%s: tensor %q has dtype %s, the model needs floating point", path, p.name, t.DType)
+			return nil, fmt.Errorf("%s: tensor %q has dtype %s, the model needs floating point", path, p.name, t.DType)
 		}
 		params[p.name] = t.F32
 	}
 	if len(ts) != len(params) {
-		for name := range ts {
+		for _, name := range slices.Sorted(maps.Keys(ts)) {
 			if _, ok := params[name]; !ok {
-				return fmt.Errorf("%s: unexpected tensor %q for this model config", path, name)
+				return nil, fmt.Errorf("%s: unexpected tensor %q for this model config", path, name)
 			}
 		}
 	}
-	return m.SetParams(params)
+	return params, nil
 }
 
 // configDiff lists the fields whose values differ ("" when equal).
@@ -247,6 +278,36 @@ func describeTokenizer(t datasets.TextTokenizer) string {
 	return fmt.Sprintf("byte-level BPE, %d ids", t.VocabSize())
 }
 
+// vocabDiff names up to ten words on each side that the other vocabulary lacks.
+func vocabDiff(ckpt, data *datasets.Tokenizer) string {
+	list := func(a, b *datasets.Tokenizer) string {
+		var out []string
+		n := 0
+		for _, w := range a.Words() {
+			if _, ok := b.ID(w); !ok {
+				if n++; n <= 10 {
+					out = append(out, strconv.Quote(w))
+				}
+			}
+		}
+		if n > 10 {
+			out = append(out, fmt.Sprintf("… %d in all", n))
+		}
+		return strings.Join(out, " ")
+	}
+	var parts []string
+	if l := list(data, ckpt); l != "" {
+		parts = append(parts, "only in the data: "+l)
+	}
+	if l := list(ckpt, data); l != "" {
+		parts = append(parts, "only in the checkpoint: "+l)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
+}
+
 func firstWordDiff(a, b *datasets.Tokenizer) string {
 	aw, bw := a.Words(), b.Words()
 	for i := range min(len(aw), len(bw)) {
@@ -261,30 +322,39 @@ func firstWordDiff(a, b *datasets.Tokenizer) string {
 // weights and the training position. It refuses to overwrite the last good checkpoint with
 // non-finite weights (an update can turn them NaN before any loss shows it).
 func saveTraining(m *LM, dir string, st trainState, lastLoss float64) error {
-	params, err := m.Params()
+	files, err := trainingFiles(m, dir, st, lastLoss)
 	if err != nil {
-		return err
-	}
-	if name, i, ok := firstNonFinite(params); ok {
-		return fmt.Errorf("%w: weights became non-finite at step %d (%s[%d]; last finite loss %v); the last good checkpoint in %s is kept — lower the learning rate or check the data",
-			ErrNonFinite, st.Step, name, i, lastLoss, dir)
-	}
-	files, err := modelFiles(m)
-	if err != nil {
-		return err
-	}
-	if files[StateTensors], err = storeState(m); err != nil {
-		return err
-	}
-	if st.BestParams != nil {
-		if files[BestFile], err = encodeParams(m.Config, st.BestParams); err != nil {
-			return err
-		}
-	}
-	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
 		return err
 	}
 	return writeDirAtomic(dir, files)
+}
+
+// trainingFiles are the files of the training checkpoint saveTraining writes.
+func trainingFiles(m *LM, dir string, st trainState, lastLoss float64) (map[string][]byte, error) {
+	params, err := m.Params()
+	if err != nil {
+		return nil, err
+	}
+	if name, i, ok := firstNonFinite(params); ok {
+		return nil, fmt.Errorf("%w: weights became non-finite at step %d (%s[%d]; last finite loss %v); %s — lower the learning rate or check the data",
+			ErrNonFinite, st.Step, name, i, lastLoss, keptCheckpoint(dir, StateFile))
+	}
+	files, err := modelFiles(m)
+	if err != nil {
+		return nil, err
+	}
+	if files[StateTensors], err = storeState(m); err != nil {
+		return nil, err
+	}
+	if st.BestParams != nil {
+		if files[BestFile], err = encodeParams(m.Config, st.BestParams); err != nil {
+			return nil, err
+		}
+	}
+	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
+		return nil, fmt.Errorf("checkpoint state: %w", err)
+	}
+	return files, nil
 }
 
 // firstNonFinite returns the first NaN/Inf parameter value in a fixed (sorted) name order.
@@ -518,7 +588,7 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := json.Unmarshal(datasets.TrimBOM(data), v); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

@@ -45,6 +45,8 @@ type hfGPT2Config struct {
 	// SRPPOContext is Config.Context when it caps n_positions, written by SaveModel so that a
 	// fine-tuned model reloads with the length it was trained at; transformers ignores it.
 	SRPPOContext int `json:"srppo_context,omitempty"`
+	// SRPPORole is the checkpoint's role (RoleBase, RoleSFT, …), written by SaveModel.
+	SRPPORole string `json:"srppo_role,omitempty"`
 }
 
 // parseGPT2Config maps a Hugging Face GPT-2 config.json onto Config: n_embd, n_layer, n_head,
@@ -53,7 +55,7 @@ type hfGPT2Config struct {
 // srppo_context when present, else n_positions. Unsupported variants are errors naming the field.
 func parseGPT2Config(data []byte, path string) (Config, error) {
 	hc := hfGPT2Config{VocabSize: 50257, NEmbd: 768, NLayer: 12, NHead: 12, NPositions: 1024, LayerNormEps: 1e-5, Activation: "gelu_new"}
-	if err := json.Unmarshal(data, &hc); err != nil {
+	if err := json.Unmarshal(datasets.TrimBOM(data), &hc); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	switch {
@@ -81,8 +83,22 @@ func parseGPT2Config(data []byte, path string) (Config, error) {
 	return cfg, nil
 }
 
+// gpt2Role is the role of a Hugging Face config.json: its srppo_role; without one, a base model
+// when the file has no srppo_context either (a hub checkpoint) and unknown ("") otherwise (a
+// fine-tuned model written before roles were recorded).
+func gpt2Role(raw []byte) string {
+	var hc hfGPT2Config
+	if json.Unmarshal(datasets.TrimBOM(raw), &hc) != nil {
+		return ""
+	}
+	if hc.SRPPORole == "" && hc.SRPPOContext == 0 {
+		return RoleBase
+	}
+	return hc.SRPPORole
+}
+
 // gpt2ConfigJSON is the Hugging Face GPT-2 config.json of cfg, with tok's EOS as bos/eos id.
-func gpt2ConfigJSON(cfg Config, tok datasets.TextTokenizer) ([]byte, error) {
+func gpt2ConfigJSON(cfg Config, tok datasets.TextTokenizer, role string) ([]byte, error) {
 	if cfg.Positions != PositionsLearned {
 		return nil, fmt.Errorf("a model with %s positions cannot be written as a GPT-2 checkpoint (learned positions only)", cfg.Positions)
 	}
@@ -93,7 +109,7 @@ func gpt2ConfigJSON(cfg Config, tok datasets.TextTokenizer) ([]byte, error) {
 	n := cfg.positionRows()
 	hc := hfGPT2Config{ModelType: "gpt2", Archs: []string{"GPT2LMHeadModel"}, Activation: "gelu_new", VocabSize: cfg.VocabSize,
 		NEmbd: cfg.DModel, NLayer: cfg.Layers, NHead: cfg.Heads, NPositions: n, NCtx: n, LayerNormEps: cfg.LayerNormEps,
-		Tied: &cfg.TiedEmbeddings, BOS: &eos, EOS: &eos}
+		Tied: &cfg.TiedEmbeddings, BOS: &eos, EOS: &eos, SRPPORole: role}
 	if cfg.DFF != 4*cfg.DModel {
 		hc.NInner = &cfg.DFF
 	}
@@ -181,7 +197,7 @@ func IsGPT2Checkpoint(dir string) bool {
 		ModelType string `json:"model_type"`
 	}
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
-	return err == nil && json.Unmarshal(data, &probe) == nil && probe.ModelType != ""
+	return err == nil && json.Unmarshal(datasets.TrimBOM(data), &probe) == nil && probe.ModelType != ""
 }
 
 // HFCacheDir is the Hugging Face hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else

@@ -56,11 +56,20 @@ func DefaultConfig(vocabSize int) Config {
 
 // Validate reports the first inconsistent field.
 func (c Config) Validate() error {
+	if err := c.checkLimits(); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name     string
+		value, m int
+	}{{"d_model", c.DModel, 1}, {"layers", c.Layers, 1}, {"heads", c.Heads, 1}, {"d_ff", c.DFF, 1}, {"context", c.Context, 2}, {"max_positions", c.MaxPositions, 0}} {
+		if f.value < f.m {
+			return fmt.Errorf("model config: %s %d must be ≥ %d", f.name, f.value, f.m)
+		}
+	}
 	switch {
 	case c.VocabSize < 2:
 		return fmt.Errorf("model config: vocab_size %d < 2", c.VocabSize)
-	case c.DModel <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.DFF <= 0 || c.Context <= 1:
-		return fmt.Errorf("model config: d_model, layers, heads, d_ff must be > 0 and context > 1 (got %+v)", c)
 	case c.DModel%c.Heads != 0:
 		return fmt.Errorf("model config: d_model %d is not divisible by heads %d", c.DModel, c.Heads)
 	case c.Positions != PositionsLearned && c.Positions != PositionsRoPE:
@@ -72,7 +81,7 @@ func (c Config) Validate() error {
 	case c.MaxPositions != 0 && (c.Positions != PositionsLearned || c.MaxPositions < c.Context):
 		return fmt.Errorf("model config: max_positions %d needs learned positions and must be ≥ context %d", c.MaxPositions, c.Context)
 	}
-	return nil
+	return c.checkParamCount()
 }
 
 // positionRows is the number of rows of the learned position table.
@@ -134,6 +143,7 @@ func varPath(scope, name string) string { return scope + "/" + name }
 type LM struct {
 	Config    Config
 	Tokenizer datasets.TextTokenizer // the tokenizer the model was trained with (saved with checkpoints)
+	Role      string                 // RoleBase, RoleSFT, …, saved with checkpoints; "" when a loaded one records none
 	scope     string
 	store     *model.Store
 	score     scorer   // compiled teacher-forced log-prob graph
@@ -146,7 +156,7 @@ func NewLM(cfg Config, seed uint64) (*LM, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &LM{Config: cfg, scope: "/lm", store: model.NewStore()}
+	m := &LM{Config: cfg, Role: RoleBase, scope: "/lm", store: model.NewStore()}
 	rng := rand.New(rand.NewPCG(seed, 0x5e9d))
 	resStd := 0.02 / math.Sqrt(2*float64(cfg.Layers))
 	for _, p := range cfg.paramShapes() {
@@ -247,7 +257,7 @@ func (m *LM) Clone() (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Tokenizer = m.Tokenizer
+	c.Tokenizer, c.Role = m.Tokenizer, m.Role
 	return c, c.SetParams(params)
 }
 

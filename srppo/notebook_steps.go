@@ -45,6 +45,9 @@ func OpenPPOSteps(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Pr
 	var st runState
 	if err := readJSON(filepath.Join(resolveCheckpointDir(filepath.Join(dir, "checkpoint")), "state.json"), &st); err == nil {
 		stored = st.Config
+		if st.SeedRecorded {
+			seed = st.Seed
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

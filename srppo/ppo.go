@@ -133,6 +133,7 @@ func NewCritic(trunk *LM) (*Critic, error) {
 	if err != nil {
 		return nil, err
 	}
+	lm.Role = RoleCritic
 	d := lm.Config.DModel
 	// Created in name order (bias, weight), the order restoreStoreState recreates them in, so a
 	// resumed critic sums its gradient norm in the same order as a fresh one.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gosrppo/gosrppo/datasets"
@@ -126,8 +128,11 @@ type PPORun struct {
 	EvalEvery int
 	Iteration int // iterations completed
 
-	pcg *rand.PCG
-	rng *rand.Rand
+	pcg  *rand.PCG
+	rng  *rand.Rand
+	seed uint64
+	// Running levels of the critic's and the policy's losses, for the divergence guard.
+	valueMon, policyMon lossMonitor
 }
 
 // runState is DIR/checkpoint/state.json.
@@ -136,6 +141,11 @@ type runState struct {
 	RNG       []byte    `json:"rng"` // PCG state
 	Config    PPOConfig `json:"config"`
 	Seed      uint64    `json:"seed"`
+	// SeedRecorded: Seed is the run's (checkpoints written before it was recorded hold 0).
+	SeedRecorded bool `json:"seed_recorded,omitempty"`
+	// Running levels of the losses (absent in checkpoints written before the divergence guard).
+	ValueMonitor  lossMonitor `json:"value_monitor"`
+	PolicyMonitor lossMonitor `json:"policy_monitor"`
 }
 
 // NewPPORun starts a run from π_sft (policy and critic trunk) and π_pt, or resumes the one in dir.
@@ -146,10 +156,16 @@ func NewPPORun(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Promp
 	if len(pool) == 0 {
 		return nil, fmt.Errorf("ppo: empty prompt pool")
 	}
+	// Every prompt is checked now, not when a rollout draws it iterations later.
+	for i, p := range pool {
+		if err := CheckPrompt(sft.Tokenizer, p.Prompt, sft.Config.Context, cfg.MaxNew); err != nil {
+			return nil, fmt.Errorf("ppo: pool prompt %d (from 1): %w", i+1, err)
+		}
+	}
 	if sft.Config != pt.Config || !sft.Tokenizer.Equal(pt.Tokenizer) {
 		return nil, fmt.Errorf("ppo: π_sft and π_pt differ in config or vocabulary: %s", configDiff(sft.Config, pt.Config))
 	}
-	run := &PPORun{Dir: dir, Config: cfg, Pool: pool, EvalEvery: 10}
+	run := &PPORun{Dir: dir, Config: cfg, Pool: pool, EvalEvery: 10, seed: seed}
 	run.Models.SFT, run.Models.PT = sft, pt
 	ckpt := filepath.Join(dir, "checkpoint")
 	if _, err := os.Stat(filepath.Join(resolveCheckpointDir(ckpt), "state.json")); err == nil {
@@ -161,6 +177,7 @@ func NewPPORun(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Promp
 	if run.Models.Policy, err = sft.Clone(); err != nil {
 		return nil, err
 	}
+	run.Models.Policy.Role = RolePolicy
 	if run.Models.Critic, err = NewCritic(sft); err != nil {
 		return nil, err
 	}
@@ -175,9 +192,20 @@ func (run *PPORun) resume(ckpt string, cfg PPOConfig) error {
 	if err := readJSON(filepath.Join(ckpt, "state.json"), &st); err != nil {
 		return err
 	}
-	if st.Config != cfg {
-		return fmt.Errorf("ppo: %s was written with a different config; use a new -out directory or the same flags (stored %+v)", ckpt, st.Config)
+	if !st.SeedRecorded {
+		st.Seed = run.seed
 	}
+	if st.Config != cfg || st.Seed != run.seed {
+		diff := settingsDiff(struct {
+			Config PPOConfig `json:"config"`
+			Seed   uint64    `json:"seed"`
+		}{st.Config, st.Seed}, struct {
+			Config PPOConfig `json:"config"`
+			Seed   uint64    `json:"seed"`
+		}{cfg, run.seed})
+		return fmt.Errorf("ppo: %s was written with other settings (%s); rerun with the checkpoint's settings to resume it, or use a new -out directory", ckpt, diff)
+	}
+	run.valueMon, run.policyMon = st.ValueMonitor, st.PolicyMonitor
 	var err error
 	if run.Models.Policy, err = loadLearner(filepath.Join(ckpt, "policy"), run.Models.SFT); err != nil {
 		return err
@@ -210,6 +238,16 @@ func loadLearner(dir string, like *LM) (*LM, error) {
 func (run *PPORun) Checkpoint() error {
 	files := map[string][]byte{}
 	for name, m := range map[string]*LM{"policy": run.Models.Policy, "critic": run.Models.Critic.LM} {
+		// An update can make weights non-finite before any loss shows it: such weights must not
+		// replace the last good checkpoint.
+		params, err := m.Params()
+		if err != nil {
+			return err
+		}
+		if pname, i, bad := firstNonFinite(params); bad {
+			return fmt.Errorf("%w: the %s's weights became non-finite in PPO iteration %d (%s[%d]); %s — lower the learning rates", ErrNonFinite, name, run.Iteration-1, pname, i,
+				keptCheckpointAs(filepath.Join(run.Dir, "checkpoint"), "state.json", "the checkpoint of the last finished iteration"))
+		}
 		mf, err := modelFiles(m)
 		if err != nil {
 			return err
@@ -225,7 +263,8 @@ func (run *PPORun) Checkpoint() error {
 	if err != nil {
 		return err
 	}
-	if files["state.json"], err = json.MarshalIndent(runState{Iteration: run.Iteration, RNG: rng, Config: run.Config}, "", "  "); err != nil {
+	st := runState{Iteration: run.Iteration, RNG: rng, Config: run.Config, Seed: run.seed, SeedRecorded: true, ValueMonitor: run.valueMon, PolicyMonitor: run.policyMon}
+	if files["state.json"], err = json.MarshalIndent(st, "", "  "); err != nil {
 		return err
 	}
 	if err := writeDirAtomic(filepath.Join(run.Dir, "checkpoint"), files); err != nil {
@@ -261,6 +300,12 @@ func (run *PPORun) Iterate() (*Metrics, *Rollout, error) {
 	}
 	up, err := Update(r, run.Models, run.rng)
 	if err != nil {
+		if errors.Is(err, ErrNonFinite) {
+			err = fmt.Errorf("%w; %s", err, keptCheckpointAs(filepath.Join(run.Dir, "checkpoint"), "state.json", "the checkpoint of the last finished iteration"))
+		}
+		return nil, nil, err
+	}
+	if err := run.checkDivergence(up); err != nil {
 		return nil, nil, err
 	}
 	m := RolloutMetrics(r, up)
@@ -283,6 +328,28 @@ func (run *PPORun) Iterate() (*Metrics, *Rollout, error) {
 		return nil, nil, err
 	}
 	return &m, r, run.Checkpoint()
+}
+
+// checkDivergence stops the run when the critic's or the policy's loss of this iteration
+// explodes relative to the previous iterations' (or beyond its cap) while staying finite
+// (issue 17: a critic lr of 1e6 gave value losses of 3e23 and the run went on); the iteration is
+// neither logged nor checkpointed.
+func (run *PPORun) checkDivergence(up *UpdateStats) error {
+	for _, c := range []struct {
+		name string
+		loss float64
+		mon  *lossMonitor
+		sc   lossScale
+		lr   string
+	}{{"value loss", up.ValueLoss, &run.valueMon, valueScale, "-critic-lr"}, {"policy loss", up.PolicyLoss, &run.policyMon, policyScale, "-actor-lr"}} {
+		if diverged, _, why := c.mon.judge(c.loss, c.sc); diverged {
+			return fmt.Errorf("%w at PPO iteration %d: %s %s — lower %s; %s", ErrDiverged, run.Iteration, c.name, why, c.lr,
+				keptCheckpointAs(filepath.Join(run.Dir, "checkpoint"), "state.json", "the checkpoint of the last finished iteration"))
+		}
+	}
+	run.valueMon.accept(up.ValueLoss)
+	run.policyMon.accept(up.PolicyLoss)
+	return nil
 }
 
 // completion is one line of completions.jsonl.
@@ -344,7 +411,6 @@ func ReadMetrics(dir string) ([]Metrics, error) {
 		return nil, err
 	}
 	byIter := map[int]Metrics{}
-	maxIter := -1
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for line := 1; dec.More(); line++ {
 		var m Metrics
@@ -352,12 +418,11 @@ func ReadMetrics(dir string) ([]Metrics, error) {
 			return nil, fmt.Errorf("%s: record %d: %w", filepath.Join(dir, "metrics.jsonl"), line, err)
 		}
 		byIter[m.Iteration] = m
-		maxIter = max(maxIter, m.Iteration)
 	}
 	var out []Metrics
-	for i := 0; i <= maxIter; i++ {
-		if m, ok := byIter[i]; ok {
-			out = append(out, m)
+	for _, i := range slices.Sorted(maps.Keys(byIter)) {
+		if i >= 0 { // iterate the keys: a corrupt line's huge iteration number must not mean a huge loop
+			out = append(out, byIter[i])
 		}
 	}
 	return out, nil

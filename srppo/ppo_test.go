@@ -1,11 +1,15 @@
 package srppo
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -351,11 +355,17 @@ func TestPPOResumeReplaysBitForBit(t *testing.T) {
 	if _, _, err := run.Iterate(); err != nil {
 		t.Fatal(err)
 	}
+	// A resumption with another seed or config is refused, naming the fields and both values.
+	other := cfg
+	other.KLBeta = 0.5
+	if _, err := NewPPORun(dir, other, 99, sft, pt, pool); err == nil || !strings.Contains(err.Error(), "(config.kl_beta: checkpoint 0.05, now 0.5; seed: checkpoint 3, now 99)") {
+		t.Errorf("changed settings: %v", err)
+	}
 	// Two independent resumptions from the same checkpoint give identical iterations.
 	var results []*Metrics
 	var params []map[string][]float32
 	for range 2 {
-		r2, err := NewPPORun(dir+"/../"+filepath.Base(dir), cfg, 99, sft, pt, pool) // seed ignored on resume
+		r2, err := NewPPORun(dir+"/../"+filepath.Base(dir), cfg, 3, sft, pt, pool)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -474,5 +484,62 @@ func TestScoreAppliesDeltaBaseline(t *testing.T) {
 		if got, want := float64(row.Placed[n-1]), row.Coherent-b*float64(n); math.Abs(got-want) > 1e-4 {
 			t.Errorf("row %d: EOS reward %v, want r − b·T = %v", i, got, want)
 		}
+	}
+}
+
+// A critic learning rate of 1e6 makes the value loss explode while staying finite (issue 17:
+// 3e23, exit 0); the run stops with a diagnosis naming the loss and the flag, and names no
+// checkpoint directory that does not exist.
+func TestPPOValueLossDivergenceStops(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceToken)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch, cfg.CriticLR = 4, 2, 4, 2, 8, 1e6
+	dir := t.TempDir()
+	run, err := NewPPORun(dir, cfg, 3, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4 && err == nil; i++ {
+		_, _, err = run.Iterate()
+	}
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "value loss") || !strings.Contains(err.Error(), "lower -critic-lr") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("diagnosis: %v", err)
+	ckpt := filepath.Join(dir, "checkpoint")
+	if _, statErr := os.Stat(ckpt); statErr == nil && !strings.Contains(err.Error(), "is kept in "+ckpt) {
+		t.Errorf("message %q does not name the existing checkpoint", err)
+	} else if statErr != nil && !strings.Contains(err.Error(), "no checkpoint was written") {
+		t.Errorf("message %q with no checkpoint written", err)
+	}
+}
+
+// Non-finite weights after an update are never written over the last good PPO checkpoint.
+func TestPPOCheckpointRefusesNonFiniteWeights(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceToken)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 4, 2, 4, 4, 8
+	dir := t.TempDir()
+	run, err := NewPPORun(dir, cfg, 3, sft, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run.Iterate(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "checkpoint", "policy", WeightsFile))
+	params, _ := run.Models.Policy.Params()
+	params["ln_f.bias"][3] = float32(math.NaN())
+	if err := run.Models.Policy.SetParams(params); err != nil {
+		t.Fatal(err)
+	}
+	run.Iteration++
+	err = run.Checkpoint()
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "policy's weights became non-finite in PPO iteration 1 (ln_f.bias[3])") || !strings.Contains(err.Error(), "is kept in "+filepath.Join(dir, "checkpoint")) {
+		t.Fatalf("err = %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "checkpoint", "policy", WeightsFile))
+	if !bytes.Equal(before, after) || len(before) == 0 {
+		t.Error("the last good checkpoint was overwritten")
 	}
 }

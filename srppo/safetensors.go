@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 )
 
@@ -96,12 +96,24 @@ func ReadSafetensors(path string) (map[string]Tensor, map[string]string, error) 
 	return ts, meta, nil
 }
 
-// DecodeSafetensors parses the bytes of a safetensors file.
+// maxHeaderBytes bounds a safetensors JSON header (the format's own limit is 100 MB).
+const maxHeaderBytes = 100 << 20
+
+// stWidth is the byte width of each dtype the reader accepts.
+var stWidth = map[string]int64{"F32": 4, "F16": 2, "BF16": 2, "I64": 8}
+
+// DecodeSafetensors parses the bytes of a safetensors file. The whole header is checked before
+// any tensor is allocated: its length, every dtype, every shape's element count (without
+// overflow) against its data offsets, and the offsets against the data section — so no file,
+// however malformed, allocates more than its own size or crashes the reader.
 func DecodeSafetensors(raw []byte) (map[string]Tensor, map[string]string, error) {
 	if len(raw) < 8 {
-		return nil, nil, io.ErrUnexpectedEOF
+		return nil, nil, fmt.Errorf("%d bytes: too short for a safetensors file (8-byte header length first)", len(raw))
 	}
 	n := binary.LittleEndian.Uint64(raw[:8])
+	if n > maxHeaderBytes {
+		return nil, nil, fmt.Errorf("header length %d exceeds the limit of %d bytes", n, maxHeaderBytes)
+	}
 	if n > uint64(len(raw)-8) {
 		return nil, nil, fmt.Errorf("header length %d exceeds file size %d", n, len(raw))
 	}
@@ -110,8 +122,9 @@ func DecodeSafetensors(raw []byte) (map[string]Tensor, map[string]string, error)
 		return nil, nil, fmt.Errorf("header: %w", err)
 	}
 	data := raw[8+n:]
-	ts := map[string]Tensor{}
 	var meta map[string]string
+	entries := map[string]stEntry{}
+	names := make([]string, 0, len(header))
 	for name, msg := range header {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &meta); err != nil {
@@ -123,25 +136,18 @@ func DecodeSafetensors(raw []byte) (map[string]Tensor, map[string]string, error)
 		if err := json.Unmarshal(msg, &e); err != nil {
 			return nil, nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
-		size := 1
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
-			}
-			size *= d
+		if err := e.check(int64(len(data))); err != nil {
+			return nil, nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
-		b, end := e.Offsets[0], e.Offsets[1]
-		if b < 0 || end < b || end > int64(len(data)) {
-			return nil, nil, fmt.Errorf("tensor %q: data offsets %v outside the %d data bytes", name, e.Offsets, len(data))
-		}
-		buf := data[b:end]
-		width := map[string]int{"F32": 4, "F16": 2, "BF16": 2, "I64": 8}[e.DType]
-		if width == 0 {
-			return nil, nil, fmt.Errorf("tensor %q: unsupported dtype %q", name, e.DType)
-		}
-		if len(buf) != size*width {
-			return nil, nil, fmt.Errorf("tensor %q: %d bytes for shape %v of %s", name, len(buf), e.Shape, e.DType)
-		}
+		entries[name] = e
+		names = append(names, name)
+	}
+	sort.Strings(names) // a deterministic first error
+	ts := map[string]Tensor{}
+	for _, name := range names {
+		e := entries[name]
+		buf := data[e.Offsets[0]:e.Offsets[1]]
+		size := len(buf) / int(stWidth[e.DType])
 		t := Tensor{DType: "F32", Shape: e.Shape}
 		switch e.DType {
 		case "I64":
@@ -169,6 +175,43 @@ func DecodeSafetensors(raw []byte) (map[string]Tensor, map[string]string, error)
 		ts[name] = t
 	}
 	return ts, meta, nil
+}
+
+// check validates a header entry against a data section of dataLen bytes: a known dtype,
+// non-negative dimensions whose product times the dtype's width equals the byte range exactly
+// (computed without overflow), and a byte range inside the data.
+func (e stEntry) check(dataLen int64) error {
+	width, ok := stWidth[e.DType]
+	if !ok {
+		return fmt.Errorf("unsupported dtype %q (F32, F16, BF16 or I64)", e.DType)
+	}
+	b, end := e.Offsets[0], e.Offsets[1]
+	if b < 0 || end < b || end > dataLen {
+		return fmt.Errorf("data offsets %v outside the %d data bytes", e.Offsets, dataLen)
+	}
+	// Every element needs width bytes of the range, so the count is bounded by the range and the
+	// product is checked against that bound before each multiplication.
+	maxElems := (end - b) / width
+	elems := int64(1)
+	for _, d := range e.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", e.Shape)
+		}
+	}
+	if !slices.Contains(e.Shape, 0) {
+		for _, d := range e.Shape {
+			if elems > maxElems/int64(d) {
+				return fmt.Errorf("shape %v of %s needs more than the %d bytes of data offsets %v", e.Shape, e.DType, end-b, e.Offsets)
+			}
+			elems *= int64(d)
+		}
+	} else {
+		elems = 0
+	}
+	if elems*width != end-b {
+		return fmt.Errorf("%d bytes for shape %v of %s (%d elements × %d bytes)", end-b, e.Shape, e.DType, elems, width)
+	}
+	return nil
 }
 
 // float16ToFloat32 widens an IEEE 754 half-precision value.

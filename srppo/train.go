@@ -78,7 +78,7 @@ type TrainResult struct {
 	Curve      []EpochStat `json:"curve"`
 	BestEpoch  int         `json:"best_epoch"` // by held-out loss; the last epoch without held-out data
 	Steps      int         `json:"steps"`
-	LossTokens int64       `json:"loss_tokens"`
+	LossTokens int64       `json:"loss_tokens"` // over the whole run, across resumptions
 	// BestParams are the weights at the end of BestEpoch (nil when that is the final epoch, whose
 	// weights are the model's own).
 	BestParams map[string][]float32 `json:"-"`
@@ -181,8 +181,35 @@ func epochRows(seqs []Sequence, seed uint64, epoch, t int) ([][]Sequence, error)
 	return PackRows(shuffled, t)
 }
 
+// SplitDocuments splits every document sequence (LossFrom 0: every target counts) longer than the
+// context into pieces of at most context+1 tokens, consecutive pieces sharing one token so that
+// every target is trained exactly once — how pretraining on real text handles long documents.
+// A (prompt, response) sequence is left whole: cut, its response would lose its prompt.
+func SplitDocuments(seqs []Sequence, context int) []Sequence {
+	var out []Sequence
+	for i, s := range seqs {
+		if s.LossFrom != 0 || len(s.Tokens)-1 <= context {
+			if out != nil {
+				out = append(out, s)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]Sequence, 0, len(seqs)+1), seqs[:i]...)
+		}
+		for start := 0; start < len(s.Tokens)-1; start += context {
+			out = append(out, Sequence{Tokens: s.Tokens[start:min(start+context+1, len(s.Tokens))]})
+		}
+	}
+	if out == nil {
+		return seqs
+	}
+	return out
+}
+
 // Train runs next-token training of m on train (with the loss on targets from each sequence's
-// LossFrom), evaluating the held-out loss after every epoch. With cfg.CheckpointDir set, it resumes
+// LossFrom), evaluating the held-out loss after every epoch. Documents longer than the context
+// are split first (SplitDocuments). With cfg.CheckpointDir set, it resumes
 // from the checkpoint found there and writes one atomically every cfg.CheckpointEvery steps and
 // at each epoch end, so an interrupted run ends with the same weights as an uninterrupted one.
 // A NaN/Inf loss stops training with ErrNonFinite, leaving the last good checkpoint in place.
@@ -193,6 +220,15 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 	if cfg.BatchRows <= 0 || cfg.Epochs <= 0 {
 		return nil, fmt.Errorf("train config: batch_rows and epochs must be > 0")
 	}
+	if !(cfg.Optim.LR > 0) || math.IsInf(cfg.Optim.LR, 0) {
+		return nil, fmt.Errorf("train config: learning rate %v must be a finite number > 0", cfg.Optim.LR)
+	}
+	// What a resumed run must share with the checkpoint: every setting that changes the weights
+	// (not how often checkpoints are written) and the data.
+	settings := cfg
+	settings.CheckpointEvery = 0
+	train, heldOut = SplitDocuments(train, m.Config.Context), SplitDocuments(heldOut, m.Config.Context)
+	digest := sequencesDigest(train) + "/" + sequencesDigest(heldOut)
 	if err := checkSequences(train, m.Config.Context); err != nil {
 		return nil, fmt.Errorf("training data: %w", err)
 	}
@@ -219,16 +255,29 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		if loaded, err := resumeTraining(m, cfg.CheckpointDir); err != nil {
 			return nil, err
 		} else if loaded != nil {
+			if loaded.Config != nil {
+				if diff := settingsDiff(*loaded.Config, settings); diff != "" {
+					return nil, fmt.Errorf("%s was written with other training settings (%s); rerun with the checkpoint's settings to resume it, or write to a new output directory", cfg.CheckpointDir, diff)
+				}
+			}
+			if loaded.Data != "" && loaded.Data != digest {
+				return nil, fmt.Errorf("%s was written while training on other data (%d training sequences now; fingerprint %s, checkpoint %s); resume with the same data files, or write to a new output directory", cfg.CheckpointDir, len(train), digest, loaded.Data)
+			}
 			st = *loaded
 		}
 	}
+	st.Config, st.Data = &settings, digest
 	res := &TrainResult{}
 	lastFinite := math.NaN()
 	// About 20 held-out evaluations per run: a few demonstrations trained for hundreds of epochs
 	// would otherwise spend most of the time evaluating.
 	evalEvery := max(1, cfg.Epochs/20)
 	begin := time.Now()
-	var tokens int64
+	var tokens int64 // this call's, for the throughput; st.LossTokens counts the whole run
+	// pending is a checkpoint not written yet: it is written once the next step's loss shows its
+	// weights are sound, so that the checkpoint kept after a NaN or a divergence resumes into a
+	// finite step (an update can ruin the weights before any loss shows it).
+	var pending map[string][]byte
 	stepsThisCall := 0
 	for epoch := st.Epoch; epoch < cfg.Epochs; epoch++ {
 		rows, err := epochRows(train, cfg.Seed, epoch, m.Config.Context)
@@ -249,9 +298,25 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 				return nil, fmt.Errorf("step %d: %w", st.Step, err)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-				return nil, fmt.Errorf("%w at step %d (epoch %d): loss %v, gradient norm %v; last finite loss %v; lr %.3g — lower the learning rate or check the data; the last good checkpoint is kept",
-					ErrNonFinite, st.Step, epoch, loss, norm, lastFinite, lr)
+				return nil, fmt.Errorf("%w at step %d (epoch %d): loss %v, gradient norm %v; last finite loss %v; lr %.3g — lower the learning rate or check the data; %s",
+					ErrNonFinite, st.Step, epoch, loss, norm, lastFinite, lr, keptCheckpoint(cfg.CheckpointDir, StateFile))
 			}
+			diverged, suspect, why := st.Monitor.judge(loss, nllScale)
+			if diverged {
+				return nil, fmt.Errorf("%w at step %d (epoch %d): loss %s; gradient norm %.3g; lr %.3g — lower the learning rate or check the data; %s",
+					ErrDiverged, st.Step, epoch, why, norm, lr, keptCheckpoint(cfg.CheckpointDir, StateFile))
+			}
+			// This step's loss is the first computed with the weights of the pending checkpoint:
+			// it is written only now, and only if that loss is in line with the run's level.
+			if pending != nil {
+				if !suspect {
+					if err := writeDirAtomic(cfg.CheckpointDir, pending); err != nil {
+						return nil, err
+					}
+				}
+				pending = nil
+			}
+			st.Monitor.accept(loss)
 			lastFinite = loss
 			st.Step++
 			st.Batch = b + 1
@@ -259,6 +324,7 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 			st.EpochLossSum += loss
 			st.EpochSteps++
 			tokens += int64(bt.LossTokens())
+			st.LossTokens += int64(bt.LossTokens())
 			stepsThisCall++
 			if progress != nil {
 				el := time.Since(begin).Seconds()
@@ -267,7 +333,7 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 				progress(Progress{Step: st.Step, TotalSteps: total, Epoch: epoch, Loss: loss, GradNorm: norm, LR: lr, Tokens: tokens, TokensPerSec: tps, ETA: eta})
 			}
 			if cfg.CheckpointDir != "" && cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 {
-				if err := saveTraining(m, cfg.CheckpointDir, st, loss); err != nil {
+				if pending, err = trainingFiles(m, cfg.CheckpointDir, st, loss); err != nil {
 					return nil, err
 				}
 			}
@@ -296,12 +362,18 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 			}
 		}
 		if cfg.CheckpointDir != "" {
-			if err := saveTraining(m, cfg.CheckpointDir, st, lastFinite); err != nil {
+			if pending, err = trainingFiles(m, cfg.CheckpointDir, st, lastFinite); err != nil {
 				return nil, err
 			}
 		}
 	}
-	res.Curve, res.BestEpoch, res.Steps, res.LossTokens, res.BestParams = st.Curve, st.BestEpoch, st.Step, tokens, st.BestParams
+	// The end: no next step to wait for; the final weights are the run's result.
+	if pending != nil {
+		if err := writeDirAtomic(cfg.CheckpointDir, pending); err != nil {
+			return nil, err
+		}
+	}
+	res.Curve, res.BestEpoch, res.Steps, res.LossTokens, res.BestParams = st.Curve, st.BestEpoch, st.Step, st.LossTokens, st.BestParams
 	return res, nil
 }
 
@@ -321,6 +393,12 @@ type trainState struct {
 	Curve        []EpochStat `json:"curve"`
 	BestEpoch    int         `json:"best_epoch"`
 	BestHeldOut  Float       `json:"best_held_out"`
+	LossTokens   int64       `json:"loss_tokens"`  // loss tokens of every step so far, across resumptions
+	Monitor      lossMonitor `json:"loss_monitor"` // running level of the loss, for divergence
+	// Config and Data are the run's settings and a fingerprint of its data; a resumed run must
+	// match them (absent in checkpoints written before they were recorded).
+	Config *TrainConfig `json:"config,omitempty"`
+	Data   string       `json:"data,omitempty"`
 	// BestParams are the best epoch's weights when that is not the latest (saved as best.safetensors).
 	BestParams map[string][]float32 `json:"-"`
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,12 +234,20 @@ func TestCheckpointedLRNeverOverridesConfig(t *testing.T) {
 	cfg := tinyTrainConfig()
 	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
 	cfg.CheckpointEvery = 1
-	cfg.StopAfterSteps = 1
+	cfg.StopAfterSteps = 2 // the checkpoint of step 1 is written once step 2 shows it sound
 	m := newTinyLM(t, 3)
 	if _, err := Train(m, demoSequences(), nil, cfg, nil); !IsStopped(err) {
 		t.Fatal(err)
 	}
-	cfg.Optim.LR = 7e-4 // the resumed run is configured differently
+	// The learning rate is not in the checkpoint: a resumed run's rate comes from its schedule
+	// (a resume with another configured rate is refused; see TestResumeRefusesChangedSettings).
+	ts, _, err := ReadSafetensors(filepath.Join(cfg.CheckpointDir, StateTensors))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ts[optimizerLRPath]; ok || len(ts) == 0 {
+		t.Errorf("checkpoint state holds %d tensors, learning rate among them: %v", len(ts), ok)
+	}
 	cfg.StopAfterSteps = 1
 	m2 := newTinyLM(t, 3)
 	if _, err := Train(m2, demoSequences(), nil, cfg, nil); !IsStopped(err) {
@@ -254,37 +263,121 @@ func TestCheckpointedLRNeverOverridesConfig(t *testing.T) {
 	}
 }
 
-func TestNaNStopsWithDiagnosisAndKeepsLastGoodCheckpoint(t *testing.T) {
+// A NaN stops training with a diagnosis; when no checkpoint was written yet the message says so
+// rather than naming a directory that does not exist.
+func TestNaNStopsWithDiagnosisNamingOnlyExistingDirs(t *testing.T) {
 	cfg := tinyTrainConfig()
 	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
 	cfg.CheckpointEvery = 1
-	cfg.StopAfterSteps = 2
+	cfg.Optim.LR, cfg.Optim.WarmupSteps = 1e37, 1 // the first update makes every weight huge
+	_, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "at step 1") || !strings.Contains(err.Error(), "no checkpoint was written before it") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("diagnosis: %v", err)
+	if strings.Contains(err.Error(), cfg.CheckpointDir) {
+		t.Errorf("message names %s, which was never written", cfg.CheckpointDir)
+	}
+	if _, err := os.Stat(cfg.CheckpointDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint directory exists: %v", err)
+	}
+}
+
+// A loss that explodes while staying finite (issue 17: SFT at lr 1e6 reached 1e13 and exited 0)
+// stops training; the checkpoint kept is one whose next step is finite and in line: resuming
+// from it with the same settings takes that step without stopping.
+func TestDivergenceStopsAndKeptCheckpointResumesFinite(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.Epochs = 40
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
+	cfg.CheckpointEvery = 1
+	cfg.Optim.LR, cfg.Optim.WarmupSteps = 1e4, 1000 // lr 10, 20, 30, …: the loss climbs to 1e4 in a few steps
+	var losses []float64
+	_, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, func(p Progress) { losses = append(losses, p.Loss) })
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "exceeds the cap") || !strings.Contains(err.Error(), "is kept in "+cfg.CheckpointDir) {
+		t.Fatalf("err = %v (losses %v)", err, losses)
+	}
+	t.Logf("diagnosis: %v", err)
+	var st trainState
+	if err := readJSON(filepath.Join(cfg.CheckpointDir, StateFile), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Step < 1 || st.Step >= len(losses)+1 {
+		t.Fatalf("kept checkpoint at step %d; %d steps ran before the divergence", st.Step, len(losses))
+	}
+	c := cfg
+	c.StopAfterSteps = 1
+	var next []float64
+	if _, err := Train(newTinyLM(t, 3), demoSequences(), nil, c, func(p Progress) { next = append(next, p.Loss) }); !IsStopped(err) {
+		t.Fatalf("resuming from the kept checkpoint (step %d): %v", st.Step, err)
+	}
+	if len(next) != 1 || next[0] != losses[st.Step] {
+		t.Errorf("resumed step loss %v, the original run's step %d had %v", next, st.Step+1, losses[st.Step])
+	}
+}
+
+// Resuming with any changed setting or other data is refused, naming each field and both values;
+// loss_tokens counts the whole run across the resumption.
+func TestResumeRefusesChangedSettings(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "ckpt")
+	cfg.CheckpointEvery = 1
+	cfg.StopAfterSteps = 3
 	if _, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil); !IsStopped(err) {
 		t.Fatal(err)
 	}
-	good, err := LoadModel(cfg.CheckpointDir, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	changed := cfg
+	changed.Seed, changed.Optim.LR = 2, 5e-4
+	_, err := Train(newTinyLM(t, 3), demoSequences(), nil, changed, nil)
+	if err == nil || !strings.Contains(err.Error(), "optim.lr: checkpoint 0.003, now 0.0005; seed: checkpoint 1, now 2") {
+		t.Fatalf("changed settings: %v", err)
 	}
-	goodParams, _ := good.Params()
-
+	_, err = Train(newTinyLM(t, 3), demoSequences()[1:], nil, cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "was written while training on other data") {
+		t.Fatalf("changed data: %v", err)
+	}
+	t.Logf("changed data: %v", err)
 	cfg.StopAfterSteps = 0
-	cfg.Optim.LR = math.Inf(1) // the next update makes every weight non-finite
-	_, err = Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil)
-	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "at step 3") || !strings.Contains(err.Error(), "last finite loss") {
-		t.Fatalf("err = %v", err)
-	}
-	kept, err := LoadModel(cfg.CheckpointDir, nil, nil)
+	res, err := Train(newTinyLM(t, 3), demoSequences(), nil, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keptParams, _ := kept.Params()
-	for name := range goodParams {
-		for i := range goodParams[name] {
-			if goodParams[name][i] != keptParams[name][i] {
-				t.Fatalf("checkpoint changed: %s[%d] %v → %v", name, i, goodParams[name][i], keptParams[name][i])
-			}
+	full, err := Train(newTinyLM(t, 3), demoSequences(), nil, tinyTrainConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.LossTokens != full.LossTokens || res.LossTokens == 0 {
+		t.Errorf("loss_tokens after resuming %d, uninterrupted %d", res.LossTokens, full.LossTokens)
+	}
+}
+
+// A corpus document longer than the context is split into context-sized pieces that train every
+// target once; a demonstration is not split.
+func TestSplitDocuments(t *testing.T) {
+	doc := Sequence{Tokens: []int32{1, 5, 6, 7, 8, 9, 10, 2}} // 8 tokens, 7 targets
+	demo := Sequence{Tokens: []int32{1, 3, 5, 4, 6, 7, 8, 2}, LossFrom: 3}
+	got := SplitDocuments([]Sequence{{Tokens: []int32{1, 2}}, doc, demo}, 3)
+	want := [][]int32{{1, 2}, {1, 5, 6, 7}, {7, 8, 9, 10}, {10, 2}, demo.Tokens}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if !slices.Equal(got[i].Tokens, want[i]) {
+			t.Errorf("piece %d = %v, want %v", i, got[i].Tokens, want[i])
 		}
+	}
+	if got[4].LossFrom != 3 {
+		t.Errorf("demonstration's loss start %d", got[4].LossFrom)
+	}
+	// Train accepts the long document and refuses the long demonstration.
+	cfg := tinyTrainConfig()
+	cfg.Epochs = 1
+	long := Sequence{Tokens: slices.Repeat([]int32{5, 6}, 20)}
+	if _, err := Train(newTinyLM(t, 1), []Sequence{long}, nil, cfg, nil); err != nil {
+		t.Errorf("long document: %v", err)
+	}
+	if _, err := Train(newTinyLM(t, 1), []Sequence{{Tokens: long.Tokens, LossFrom: 2}}, nil, cfg, nil); err == nil || !strings.Contains(err.Error(), "sequence 1 (from 1): prompt + response has 40 tokens > context 12") {
+		t.Errorf("long demonstration: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
@@ -47,7 +48,7 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	items, err := datasets.LoadEval(filepath.Join(*data, datasets.EvalFile))
+	items, err := srppo.LoadEvalFor(filepath.Join(*data, datasets.EvalFile), m.Tokenizer, m.Config.Context, *maxNew)
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,9 @@ func runEval(args []string) error {
 // loadModelForData loads the model of -model for the data directory: a GPT-2 checkpoint (or hub
 // name) with its own tokenizer and the context cap, a world model with the data's vocabulary.
 func loadModelForData(model, data string, context int) (*srppo.LM, error) {
+	if _, err := os.Stat(model); err != nil && looksLocal(model) {
+		return nil, fmt.Errorf("-model %s: no such model directory (%w)", model, err)
+	}
 	if _, err := os.Stat(model); err != nil { // not a directory: a hub repository
 		m, err := srppo.LoadPretrained(model, "", context)
 		if err != nil {
@@ -80,6 +84,23 @@ func loadModelForData(model, data string, context int) (*srppo.LM, error) {
 		return nil, err
 	}
 	return srppo.LoadModel(model, nil, tok)
+}
+
+// looksLocal reports whether -model names a local path rather than a hub repository ("gpt2",
+// "owner/name"): it starts with "/", "." or "~", holds a backslash or more than one "/", ends in
+// "/", or its first element is an existing directory here ("runs/ppo" beside a runs directory).
+// A missing local path is an error, never a download attempt.
+func looksLocal(model string) bool {
+	if strings.HasPrefix(model, "/") || strings.HasPrefix(model, ".") || strings.HasPrefix(model, "~") ||
+		strings.Contains(model, `\`) || strings.Count(model, "/") > 1 || strings.HasSuffix(model, "/") {
+		return true
+	}
+	if first, _, ok := strings.Cut(model, "/"); ok {
+		if info, err := os.Stat(first); err == nil && info.IsDir() {
+			return true
+		}
+	}
+	return filepath.Separator != '/' && strings.ContainsRune(model, filepath.Separator)
 }
 
 // printReport prints the per-split table and, where items carry operations and lengths, EM by
@@ -103,8 +124,12 @@ func probeT0(m *srppo.LM, data, out string) error {
 		return err
 	}
 	fmt.Println("\nT0 base-model probe")
-	printReport(t0.Doc)
+	if t0.Doc != nil { // the document format needs the world's "=" and ";" in the vocabulary
+		printReport(t0.Doc)
+	}
 	printReport(t0.Chat)
-	fmt.Printf("\ndocument-format EM at in-range lengths, mean over operations: %.3f\n", t0.DocInRangeEM)
+	if t0.Doc != nil {
+		fmt.Printf("\ndocument-format EM at in-range lengths, mean over operations: %.3f\n", t0.DocInRangeEM)
+	}
 	return srppo.WriteJSON(filepath.Join(out, "t0.json"), t0)
 }

@@ -74,12 +74,27 @@ func runPPO(args []string) error {
 	if *promptsPath == "" || *sftDir == "" || *out == "" || (*ptDir == "") == !pre.set() {
 		return errors.New("-prompts, -sft, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
+	release, err := lockOutput(*out, "ppo")
+	if err != nil {
+		return err
+	}
+	defer release()
 	d.Mode, d.WhitenAdv = *mode, !*noWhitenAdv
 	dataDir := filepath.Dir(*promptsPath)
+	ptName := *ptDir
+	if pre.set() {
+		ptName = *pre.dir
+	}
+	if ptName != "" && srppo.SameModel(ptName, *sftDir) {
+		return fmt.Errorf("-pt %s and -sft %s are the same model: the reward log π_sft − log π_pt would be exactly 0; -pt takes the base model, -sft the model fine-tuned from it", ptName, *sftDir)
+	}
 	var pt *srppo.LM
 	if pre.set() {
 		var err error
 		if pt, err = pre.load(); err != nil {
+			return err
+		}
+		if err := srppo.CheckRole(pt, "-model-dir", *pre.dir, printNote, srppo.RoleBase); err != nil {
 			return err
 		}
 	} else {
@@ -90,12 +105,21 @@ func runPPO(args []string) error {
 		if pt, err = srppo.LoadModel(*ptDir, nil, tok); err != nil {
 			return err
 		}
+		if err := srppo.CheckRole(pt, "-pt", *ptDir, printNote, srppo.RoleBase); err != nil {
+			return err
+		}
 	}
 	sft, err := srppo.LoadModel(*sftDir, &pt.Config, pt.Tokenizer)
 	if err != nil {
 		return err
 	}
-	pool, err := loadPromptPool(*promptsPath, *answers)
+	if err := srppo.CheckRole(sft, "-sft", *sftDir, printNote, srppo.RoleSFT); err != nil {
+		return err
+	}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	pool, err := loadPromptPoolFor(*promptsPath, *answers, sft, d.MaxNew)
 	if err != nil {
 		return err
 	}
@@ -107,7 +131,7 @@ func runPPO(args []string) error {
 		*evalPath = filepath.Join(dataDir, datasets.EvalFile)
 	}
 	if *evalPer > 0 {
-		if items, err := datasets.LoadEval(*evalPath); err == nil {
+		if items, err := srppo.LoadEvalFor(*evalPath, sft.Tokenizer, sft.Config.Context, d.MaxNew); err == nil {
 			run.Eval, run.EvalEvery = srppo.EvalSlice(items, *evalPer), *evalEvery
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -141,7 +165,23 @@ func runPPO(args []string) error {
 // loadPromptPool reads prompts.jsonl and attaches gold answers where known: from -answers, or,
 // for a built-in world (world.json beside the prompts), from the world's own operations.
 func loadPromptPool(path, answersPath string) ([]srppo.PromptSource, error) {
-	prompts, err := datasets.LoadPrompts(path)
+	return loadPromptPoolFor(path, answersPath, nil, 0)
+}
+
+// loadPromptPoolFor is loadPromptPool checking, when m is not nil, that every prompt encodes for
+// the model and leaves room for maxNew response tokens: a bad one is an error with its file and
+// line before the first iteration, not when a rollout draws it.
+func loadPromptPoolFor(path, answersPath string, m *srppo.LM, maxNew int) ([]srppo.PromptSource, error) {
+	var prompts []datasets.Prompt
+	err := datasets.ReadFileLines(path, func(_ int, p datasets.Prompt) error {
+		if m != nil {
+			if err := srppo.CheckPrompt(m.Tokenizer, p.Prompt, m.Config.Context, maxNew); err != nil {
+				return err
+			}
+		}
+		prompts = append(prompts, p)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,11 @@ func runReproduce(args []string) error {
 		b.Iterations = *iters
 		b.T2At = []int{0, *iters / 2, *iters - 1}
 	}
+	release, err := lockOutput(*out, "reproduce")
+	if err != nil {
+		return err
+	}
+	defer release()
 	rp := &reproduction{out: *out, b: b, started: time.Now(), log: os.Stdout, modelFlags: mf, results: map[int][]seedResult{}, publish: *publish, budgetName: *budgetName}
 	return rp.run(*data, *preset, args)
 }

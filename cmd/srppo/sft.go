@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -40,12 +41,20 @@ func runSFT(args []string) error {
 	if *data == "" || *out == "" || (*pt == "") == !pre.set() {
 		return errors.New("-data, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
+	release, err := lockOutput(*out, "sft")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var m *srppo.LM
 	var tok datasets.TextTokenizer
 	cfg := srppo.DefaultSFTConfig()
 	if pre.set() {
 		var err error
 		if m, err = pre.load(); err != nil {
+			return err
+		}
+		if err := srppo.CheckRole(m, "-model-dir", *pre.dir, printNote, srppo.RoleBase); err != nil {
 			return err
 		}
 		tok, cfg = m.Tokenizer, srppo.DefaultFineTuneConfig()
@@ -57,11 +66,22 @@ func runSFT(args []string) error {
 		if m, err = srppo.LoadModel(*pt, nil, words); err != nil {
 			return err
 		}
+		if err := srppo.CheckRole(m, "-pt", *pt, printNote, srppo.RoleBase); err != nil {
+			return err
+		}
 		tok = words
 	}
+	m.Role = srppo.RoleSFT
 	demoPath := filepath.Join(*data, datasets.DemosFile(*n))
-	train, held, err := srppo.LoadSFTData(*data, tok, *n)
+	train, held, err := srppo.LoadSFTDataFor(*data, tok, *n, m.Config.Context)
 	if err != nil {
+		return err
+	}
+	evalPath := filepath.Join(*data, datasets.EvalFile)
+	items, err := srppo.LoadEvalFor(evalPath, tok, m.Config.Context, *maxNew)
+	if errors.Is(err, os.ErrNotExist) {
+		items = nil // no eval set: training alone is the job
+	} else if err != nil {
 		return err
 	}
 	cfg = tf.config(cfg)
@@ -79,9 +99,8 @@ func runSFT(args []string) error {
 		"command": "srppo " + strings.Join(append([]string{"sft"}, args...), " "), "train": cfg, "result": res, "demos": len(train)}); err != nil {
 		return err
 	}
-	items, err := datasets.LoadEval(filepath.Join(*data, datasets.EvalFile))
-	if err != nil {
-		return nil // no eval set: training alone is the job
+	if items == nil {
+		return nil
 	}
 	rep, err := srppo.Evaluate(m, items, srppo.EvalConfig{Format: srppo.FormatChat, MaxNew: *maxNew, BatchRows: 64})
 	if err != nil {

@@ -125,6 +125,7 @@ func runPretrain(args []string) error {
 	data := fs.String("data", "", "data `directory` with corpus.jsonl (and tokenizer.json, eval.jsonl) — see 'srppo world'")
 	out := fs.String("out", "", "output `directory` for the base model")
 	heldOut := fs.Float64("heldout", 0.01, "`fraction` of corpus documents held out for the validation loss")
+	allowUnseen := fs.Bool("allow-unseen-words", false, "go on (with a warning) when demonstrations, prompts or eval items use words the corpus never does; their embeddings stay untrained")
 	mf := addModelFlags(fs)
 	tf := addTrainFlags(fs, srppo.DefaultPretrainConfig())
 	if err := parseFlags(fs, args); err != nil {
@@ -133,17 +134,28 @@ func runPretrain(args []string) error {
 	if *data == "" || *out == "" {
 		return errors.New("-data and -out are required (see -h)")
 	}
+	release, err := lockOutput(*out, "pretrain")
+	if err != nil {
+		return err
+	}
+	defer release()
 	tok, err := srppo.DataTokenizer(*data)
 	if err != nil {
 		return err
 	}
-	docs, err := datasets.LoadCorpus(filepath.Join(*data, datasets.CorpusFile))
+	seqs, err := srppo.LoadCorpusSequences(filepath.Join(*data, datasets.CorpusFile), tok)
 	if err != nil {
 		return err
 	}
-	seqs, err := srppo.EncodeCorpus(tok, docs)
-	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(*data, datasets.CorpusFile), err)
+	// Words the later stages use but the corpus never trains are refused before any training.
+	if err := srppo.CheckCorpusCoverage(*data); err != nil {
+		if !errors.Is(err, srppo.ErrUnseenWords) {
+			return err
+		}
+		if !*allowUnseen {
+			return fmt.Errorf("%w\n(or pass -allow-unseen-words to pretrain anyway)", err)
+		}
+		fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 	}
 	nHeld := int(float64(len(seqs)) * *heldOut)
 	train, held := seqs[:len(seqs)-nHeld], seqs[len(seqs)-nHeld:]
@@ -153,9 +165,9 @@ func runPretrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	m.Tokenizer = tok
+	m.Tokenizer, m.Role = tok, srppo.RoleBase
 	fmt.Printf("pretrain: %d documents (%d held out), vocabulary %d, model %s (%d parameters), backend %s\n",
-		len(docs), nHeld, tok.VocabSize(), describeModel(m.Config), m.NumParams(), backendName())
+		len(seqs), nHeld, tok.VocabSize(), describeModel(m.Config), m.NumParams(), backendName())
 	res, err := trainWithProgress(m, train, held, cfg, *tf.stall)
 	if err != nil {
 		return err
@@ -165,7 +177,7 @@ func runPretrain(args []string) error {
 	}
 	if err := srppo.WriteJSON(filepath.Join(*out, "pretrain.json"), map[string]any{
 		"command": "srppo " + strings.Join(append([]string{"pretrain"}, args...), " "), "train": cfg, "model": m.Config,
-		"result": res, "documents": len(docs), "held_out_documents": nHeld}); err != nil {
+		"result": res, "documents": len(seqs), "held_out_documents": nHeld}); err != nil {
 		return err
 	}
 	printCurve(res)

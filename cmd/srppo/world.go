@@ -46,6 +46,11 @@ func runWorld(args []string) error {
 	if *out == "" {
 		return errors.New("-out is required (see -h)")
 	}
+	release, err := lockOutput(*out, "world")
+	if err != nil {
+		return err
+	}
+	defer release()
 	w, err := datasets.Preset(*preset)
 	if err != nil {
 		return err
