@@ -21,10 +21,12 @@ import (
 const (
 	ConfigFile    = "config.json"
 	TokenizerFile = "tokenizer.json"
-	WeightsFile   = "model.safetensors" // model weights under Hugging Face GPT-2 names
-	StateTensors  = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
-	BestFile      = "best.safetensors"  // weights of the best epoch so far, when not the last
-	StateFile     = "state.json"        // training position, loss curve
+	// TokenizerConfigFile holds a Hugging Face tokenizer's chat template and special tokens.
+	TokenizerConfigFile = "tokenizer_config.json"
+	WeightsFile         = "model.safetensors" // model weights under Hugging Face GPT-2 names
+	StateTensors        = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
+	BestFile            = "best.safetensors"  // weights of the best epoch so far, when not the last
+	StateFile           = "state.json"        // training position, loss curve
 )
 
 // checkpointConfig is config.json.
@@ -56,6 +58,8 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 			return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
 		}
 		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config}, "", "  ")
+	} else if m.Config.llama() {
+		cfg, err = llamaConfigJSON(m.Config, m.Tokenizer)
 	} else {
 		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer)
 	}
@@ -74,7 +78,17 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{ConfigFile: cfg, TokenizerFile: tok, WeightsFile: weights}, nil
+	files := map[string][]byte{ConfigFile: cfg, TokenizerFile: tok, WeightsFile: weights}
+	if tc, ok := m.Tokenizer.(interface{ MarshalConfig() ([]byte, error) }); ok {
+		data, err := tc.MarshalConfig()
+		if err != nil {
+			return nil, err
+		}
+		if data != nil {
+			files[TokenizerConfigFile] = data
+		}
+	}
+	return files, nil
 }
 
 func encodeParams(cfg Config, params map[string][]float32) ([]byte, error) {
@@ -130,13 +144,13 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	var cfg Config
 	var stored datasets.TextTokenizer
 	if hf {
-		if cfg, err = parseGPT2Config(raw, filepath.Join(dir, ConfigFile)); err != nil {
+		if cfg, err = parseHFConfig(raw, filepath.Join(dir, ConfigFile)); err != nil {
 			return nil, err
 		}
 		if want != nil {
 			cfg.Context = want.Context
 		}
-		stored, err = loadGPT2Tokenizer(dir)
+		stored, err = loadHFTokenizer(dir, cfg)
 	} else {
 		var cc checkpointConfig
 		if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
@@ -195,11 +209,13 @@ func modelDir(dir string) (string, error) {
 // Face GPT-2 checkpoint are accepted (see gpt2Tensors). A missing, misshapen or unexpected tensor
 // is an error naming it.
 func loadWeights(m *LM, path string, hf bool) error {
-	ts, _, err := ReadSafetensors(path)
+	ts, err := readModelWeights(path)
 	if err != nil {
 		return err
 	}
-	if hf {
+	if hf && m.Config.llama() {
+		ts = llamaTensors(ts, m.Config.TiedEmbeddings)
+	} else if hf {
 		ts = gpt2Tensors(ts, m.Config.TiedEmbeddings)
 	}
 	params := map[string][]float32{}
