@@ -303,7 +303,9 @@ func ID(family, tok string) int32 {
 
 // byteSymbol is GPT-2's bytes_to_unicode() for one byte.
 func byteSymbol(b int) string {
-	printable := func(c int) bool { return (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF) }
+	printable := func(c int) bool {
+		return (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF)
+	}
 	if printable(b) {
 		return string(rune(b))
 	}
