@@ -119,7 +119,11 @@ func parseBPE(data []byte, name string) (*BPE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: pre_tokenizer: %w", name, err)
 	}
-	nfc := string(f.Normalizer) == `{"type":"NFC"}` || strings.ReplaceAll(string(f.Normalizer), " ", "") == `{"type":"NFC"}`
+	var normalizer struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(f.Normalizer, &normalizer)
+	nfc := normalizer.Type == "NFC"
 	switch {
 	case m.Type != "BPE":
 		return nil, fmt.Errorf("%s: model.type %q: only byte-level BPE (the GPT-2 and Llama 3/Qwen families) is supported", name, m.Type)
@@ -436,6 +440,10 @@ func (b *BPE) EncodePrompt(prompt string) ([]int32, error) {
 // EncodeResponse encodes " {response}<|endoftext|>" (the space GPT-2 puts before a word).
 func (b *BPE) EncodeResponse(response string) ([]int32, error) {
 	if b.chat != nil {
+		if b.chat.thinkStub && (strings.Contains(response, "<think>") || strings.Contains(response, "</think>")) {
+			// Qwen3's template would move the text before </think> into the think block.
+			return nil, fmt.Errorf("response %q contains <think> or </think>: Qwen3 responses are used in non-thinking mode (an empty think block ends the prompt)", response)
+		}
 		return b.Encode(b.chat.response(response))
 	}
 	ids, err := b.Encode(" " + strings.TrimSpace(response))
