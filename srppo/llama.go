@@ -120,7 +120,8 @@ func (m *LM) rmsNorm(g *Graph, weight string, x *Node) *Node {
 	}
 	dims[len(dims)-1] = x.Shape().Dimensions[x.Rank()-1]
 	w := Reshape(m.graphParam(g, weight), dims...)
-	return Mul(Mul(x, Rsqrt(AddScalar(ms, m.Config.LayerNormEps))), w)
+	// Div by Sqrt rather than Rsqrt: GoMLX v0.28.2 defines no gradient for Rsqrt.
+	return Mul(Div(x, Sqrt(AddScalar(ms, m.Config.LayerNormEps))), w)
 }
 
 // linear is x·Wᵀ (+ b) for a PyTorch-layout weight [out, in].

@@ -3,6 +3,8 @@ package srppo
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gosrppo/gosrppo/datasets"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -446,5 +448,109 @@ func TestLlamaCachedDecodingMatchesFullForward(t *testing.T) {
 				t.Errorf("row %d token %d: sampling log-prob %v, teacher-forced %v", i, j, out.LogProbs[i][j], tf[i][j])
 			}
 		}
+	}
+}
+
+// TestLlamaSFTAndPPO fine-tunes tiny Llama- and Qwen-shaped models on chat demonstrations, saves
+// and reloads them, runs one SRPPO iteration (policy + critic on the GQA/RoPE trunk) and the four
+// step-by-step stages, checking Σ_t Δ_t = log π_sft − log π_pt per row, and evaluates the policy.
+func TestLlamaSFTAndPPO(t *testing.T) {
+	for _, fam := range []string{"llama", "qwen3"} {
+		t.Run(fam, func(t *testing.T) {
+			dir, _ := writeTinyLlama(t, tinyllama.Defaults(fam))
+			pt, err := LoadPretrained("", dir, 60)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sft, err := pt.Clone()
+			if err != nil {
+				t.Fatal(err)
+			}
+			train, err := EncodeDemos(sft.Tokenizer, freeTextDemos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEnd := map[string]string{"llama": "hello world<|eot_id|>", "qwen3": "hello world<|im_end|>"}[fam]
+			if got := sft.Tokenizer.Decode(train[0].Tokens[train[0].LossFrom+1:]); got != wantEnd {
+				t.Errorf("loss covers %q, want %q", got, wantEnd)
+			}
+			cfg := DefaultFineTuneConfig()
+			cfg.BatchRows, cfg.Epochs, cfg.MinSteps, cfg.Optim.LR = 2, 2, 0, 1e-3
+			res, err := Train(sft, train, train[:1], cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Steps < 2 || math.IsNaN(res.Curve[len(res.Curve)-1].TrainLoss) {
+				t.Fatalf("SFT: %d steps, curve %+v", res.Steps, res.Curve)
+			}
+			sftDir := filepath.Join(t.TempDir(), "sft")
+			if err := SaveSFT(sftDir, sft, res); err != nil {
+				t.Fatal(err)
+			}
+			if sft, err = LoadModel(sftDir, &pt.Config, pt.Tokenizer); err != nil {
+				t.Fatal(err)
+			}
+			var pool []PromptSource
+			for _, d := range freeTextDemos {
+				pool = append(pool, PromptSource{Prompt: d.Prompt, Split: "id", Answer: d.Response})
+			}
+			pc := DefaultPPOConfig(PlaceEOS)
+			pc.Prompts, pc.Samples, pc.MaxNew, pc.Minibatch, pc.ScoreBatch = 2, 2, 6, 4, 4
+			runDir := filepath.Join(t.TempDir(), "ppo")
+			run, err := NewPPORun(runDir, pc, 1, sft, pt, pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, r, err := run.Iterate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Sanity) > 0 || math.IsNaN(m.Reward) || len(r.Rows) != 4 {
+				t.Fatalf("iteration: sanity %v, reward %v, %d rows", m.Sanity, m.Reward, len(r.Rows))
+			}
+			steps, err := OpenPPOSteps(filepath.Join(t.TempDir(), "steps"), pc, 2, sft, pt, pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps.Log = io.Discard
+			if r, err = steps.Rollout(); err != nil || r.Stage != StageRollout {
+				t.Fatalf("rollout stage: %v", err)
+			}
+			if r, err = steps.Score(); err != nil || r.Stage != StageScored {
+				t.Fatalf("score stage: %v", err)
+			}
+			for _, row := range r.Rows {
+				var sum, sft, pt float64
+				for t := range row.Tokens {
+					sum += float64(row.Delta[t])
+					sft += float64(row.LogpSFT[t])
+					pt += float64(row.LogpPT[t])
+				}
+				if math.Abs(sum-(sft-pt)) > 1e-4 || math.Abs(row.Coherent-sum) > 1e-4 {
+					t.Errorf("row: ΣΔ %.5f, log π_sft − log π_pt %.5f, coherent %.5f", sum, sft-pt, row.Coherent)
+				}
+			}
+			if r, err = steps.Advantages(); err != nil || r.Stage != StageAdvantages {
+				t.Fatalf("advantages stage: %v", err)
+			}
+			if m, _, err = steps.Update(); err != nil || len(m.Sanity) > 0 || steps.Iteration() != 1 {
+				t.Fatalf("update stage: %v (sanity %v, iteration %d)", err, m, steps.Iteration())
+			}
+			policy, err := LoadPretrained("", runDir, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if policy.Config.Family != fam || policy.Config.Context != 60 {
+				t.Errorf("the PPO policy reloads as %+v", policy.Config)
+			}
+			var items []datasets.EvalItem
+			for _, d := range freeTextDemos {
+				items = append(items, datasets.EvalItem{Prompt: d.Prompt, Answer: d.Response, Split: "id"})
+			}
+			rep, err := Evaluate(policy, items, EvalConfig{Format: FormatChat, MaxNew: 6, BatchRows: 4})
+			if err != nil || rep.Overall.N != len(items) {
+				t.Errorf("evaluation: %v", err)
+			}
+		})
 	}
 }
