@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
@@ -235,13 +236,30 @@ func DownloadPretrained(repoID string) (string, error) {
 		return cachedSnapshot(cache, repoID)
 	}
 	repo := hub.New(repoID).WithCacheDir(cache).WithAuth(hfToken())
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("downloading %s from the Hugging Face hub into %s: %w (offline: pass -model-dir with a local copy, or set HF_HUB_OFFLINE=1 to use the cache)", repoID, cache, err)
+	}
 	files := []string{ConfigFile, WeightsFile, TokenizerFile}
 	if !repo.HasFile(TokenizerFile) {
 		files = []string{ConfigFile, WeightsFile, "vocab.json", "merges.txt"}
 	}
+	if repo.HasFile(TokenizerConfigFile) { // the chat template of Llama-family models
+		files = append(files, TokenizerConfigFile)
+	}
+	if !repo.HasFile(WeightsFile) && repo.HasFile(WeightsIndexFile) { // sharded weights
+		index, err := repo.DownloadFile(WeightsIndexFile)
+		if err != nil {
+			return fail(err)
+		}
+		shards, err := shardFiles(index)
+		if err != nil {
+			return fail(err)
+		}
+		files = append(slices.DeleteFunc(files, func(f string) bool { return f == WeightsFile }), shards...)
+	}
 	paths, err := repo.DownloadFiles(files...)
 	if err != nil {
-		return "", fmt.Errorf("downloading %s from the Hugging Face hub into %s: %w (offline: pass -model-dir with a local copy, or set HF_HUB_OFFLINE=1 to use the cache)", repoID, cache, err)
+		return fail(err)
 	}
 	return filepath.Dir(paths[0]), nil
 }

@@ -7,10 +7,14 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -552,5 +556,57 @@ func TestLlamaSFTAndPPO(t *testing.T) {
 				t.Errorf("evaluation: %v", err)
 			}
 		})
+	}
+}
+
+// TestDownloadShardedLlama downloads a sharded Qwen3 checkpoint with its tokenizer_config.json
+// from a local stand-in for the hub and loads it from the cache offline.
+func TestDownloadShardedLlama(t *testing.T) {
+	o := tinyllama.Defaults("qwen3")
+	o.Shards = 2
+	src, _ := writeTinyLlama(t, o)
+	entries, _ := os.ReadDir(src)
+	var siblings []map[string]string
+	for _, e := range entries {
+		siblings = append(siblings, map[string]string{"rfilename": e.Name()})
+	}
+	const commit = "5ha4d"
+	hubServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/models/tiny/qwen3/revision/main":
+			json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": siblings})
+		case strings.HasPrefix(r.URL.Path, "/tiny/qwen3/resolve/"+commit+"/"):
+			data, err := os.ReadFile(filepath.Join(src, path.Base(r.URL.Path)))
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("ETag", strconv.Quote("etag-"+path.Base(r.URL.Path)))
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			if r.Method == http.MethodGet {
+				w.Write(data)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer hubServer.Close()
+	home := t.TempDir()
+	t.Setenv("HF_ENDPOINT", hubServer.URL)
+	t.Setenv("HF_HOME", home)
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_TOKEN", "")
+	m, err := LoadPretrained("tiny/qwen3", "", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Family != FamilyQwen3 || m.Config.Context != 32 {
+		t.Errorf("config %+v", m.Config)
+	}
+	hubServer.Close()
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	if _, err := LoadPretrained("tiny/qwen3", "", 32); err != nil {
+		t.Errorf("offline from the cache: %v", err)
 	}
 }

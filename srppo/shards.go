@@ -70,3 +70,30 @@ func readModelWeights(path string) (map[string]Tensor, error) {
 	}
 	return out, nil
 }
+
+// shardFiles lists the shard files named by a model.safetensors.index.json, sorted.
+func shardFiles(indexPath string) ([]string, error) {
+	data, err := os.ReadFile(indexPath)
+	if err != nil {
+		return nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("%s: %w", indexPath, err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range idx.WeightMap {
+		if !seen[s] && s != "" && filepath.Base(s) == s {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: weight_map names no shard", indexPath)
+	}
+	return out, nil
+}
