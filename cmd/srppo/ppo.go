@@ -68,6 +68,8 @@ func runPPO(args []string) error {
 	fs.IntVar(&d.Samples, "samples", d.Samples, "samples per prompt")
 	fs.IntVar(&d.MaxNew, "max-new", d.MaxNew, "response budget in tokens")
 	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "rollout temperature")
+	fs.IntVar(&d.ScoreBatch, "score-batch", d.ScoreBatch, "rows per sampling and scoring batch (lower it for large vocabularies: its logits are rows × context × vocab floats)")
+	mem := addMemoryFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +78,16 @@ func runPPO(args []string) error {
 	}
 	d.Mode, d.WhitenAdv = *mode, !*noWhitenAdv
 	dataDir := filepath.Dir(*promptsPath)
+	mc, err := srppo.ReadModelConfig(*sftDir, 0)
+	if pre.set() {
+		mc, err = pre.config()
+	}
+	if err != nil {
+		return err
+	}
+	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobPPO, TrainRows: d.Minibatch, ScoreRows: d.ScoreBatch}, "srppo ppo"); err != nil {
+		return err
+	}
 	var pt *srppo.LM
 	if pre.set() {
 		var err error
