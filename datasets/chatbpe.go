@@ -18,9 +18,10 @@ import (
 type splitPattern int
 
 const (
-	splitGPT2   splitPattern = iota // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-	splitLlama3                     // llama3Pattern: digits in groups of up to three
-	splitQwen2                      // qwen2Pattern: single digits
+	splitGPT2       splitPattern = iota // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+	splitLlama3                         // llama3Pattern: digits in groups of up to three
+	splitQwen2                          // qwen2Pattern: single digits
+	splitDigitsGPT2                     // SmolLM2: ASCII digits isolated one by one, then GPT-2's pattern
 )
 
 // The Split patterns of Llama 3's and Qwen2's (Qwen2.5, Qwen3) tokenizer.json.
@@ -39,9 +40,10 @@ type hfPreTokenizer struct {
 		Regex  string `json:"Regex"`
 		String string `json:"String"`
 	} `json:"pattern"`
-	Behavior      string           `json:"behavior"`
-	Invert        bool             `json:"invert"`
-	PreTokenizers []hfPreTokenizer `json:"pretokenizers"`
+	Behavior         string           `json:"behavior"`
+	IndividualDigits bool             `json:"individual_digits"`
+	Invert           bool             `json:"invert"`
+	PreTokenizers    []hfPreTokenizer `json:"pretokenizers"`
 }
 
 // pattern identifies the supported pre-tokenizers: GPT-2's ByteLevel with its own regex, or a
@@ -59,6 +61,12 @@ func (p *hfPreTokenizer) pattern() (splitPattern, error) {
 		return 0, fmt.Errorf("type %q: only ByteLevel or Sequence [Split, ByteLevel] are supported", p.Type)
 	}
 	sp, bl := p.PreTokenizers[0], p.PreTokenizers[1]
+	if sp.Type == "Digits" { // SmolLM2: Digits (individual) then GPT-2's ByteLevel
+		if !sp.IndividualDigits || bl.Type != "ByteLevel" || bl.AddPrefixSpace || (bl.UseRegex != nil && !*bl.UseRegex) {
+			return 0, fmt.Errorf("a Digits pre-tokenizer is supported only as SmolLM2's: individual_digits true, then ByteLevel with add_prefix_space false and use_regex true")
+		}
+		return splitDigitsGPT2, nil
+	}
 	if bl.Type != "ByteLevel" || bl.AddPrefixSpace || bl.UseRegex == nil || *bl.UseRegex {
 		return 0, fmt.Errorf("pretokenizers[1] must be ByteLevel with add_prefix_space false and use_regex false")
 	}
@@ -76,8 +84,20 @@ func (p *hfPreTokenizer) pattern() (splitPattern, error) {
 
 // preTokenize splits text into the pieces that BPE encodes separately.
 func (b *BPE) preTokenize(text string) []string {
-	if b.split == splitGPT2 {
+	switch b.split {
+	case splitGPT2:
 		return preTokenize(text)
+	case splitDigitsGPT2:
+		var out []string
+		for text != "" {
+			n := runOf(text, func(r rune) bool { return r < '0' || r > '9' }, -1)
+			if n == 0 {
+				n = 1 // one ASCII digit
+			}
+			out = append(out, preTokenize(text[:n])...)
+			text = text[n:]
+		}
+		return out
 	}
 	digits := 3
 	if b.split == splitQwen2 {
