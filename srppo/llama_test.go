@@ -610,3 +610,80 @@ func TestDownloadShardedLlama(t *testing.T) {
 		t.Errorf("offline from the cache: %v", err)
 	}
 }
+
+// TestBFloat16Storage: a model stored in bfloat16 gives exactly the logits of the float32 model
+// with its weights rounded to bfloat16, returns those rounded weights, refuses training, and runs
+// a PPO iteration as the frozen π_sft and π_pt without sanity failures (the policy starts at the
+// same values, so the first ratio is 1 and the first KL 0).
+func TestBFloat16Storage(t *testing.T) {
+	dir, _ := writeTinyLlama(t, tinyllama.Defaults("qwen3"))
+	f32, err := LoadPretrained("", dir, 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half, err := f32.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := half.Tokenizer.EncodePrompt("hello world")
+	if _, err := half.Logits(tokens); err != nil { // compile the float32 graph first
+		t.Fatal(err)
+	}
+	if err := half.StoreBFloat16(); err != nil {
+		t.Fatal(err)
+	}
+	rounded, _ := f32.Params()
+	changed := 0
+	for _, v := range rounded {
+		for i, x := range v {
+			r := math.Float32frombits((math.Float32bits(x) + 0x7fff + (math.Float32bits(x)>>16)&1) &^ 0xffff)
+			if r != x {
+				changed++
+			}
+			v[i] = r
+		}
+	}
+	if changed == 0 {
+		t.Fatal("the weights were bf16 values already: the test would not see a rounding")
+	}
+	got, _ := half.Params()
+	if !reflect.DeepEqual(got, rounded) {
+		t.Error("bf16 parameters are not the round-to-nearest-even values")
+	}
+	ref, _ := f32.Clone()
+	if err := ref.SetParams(rounded); err != nil {
+		t.Fatal(err)
+	}
+	a, err := half.Logits(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ref.Logits(tokens)
+	if !reflect.DeepEqual(a, b) {
+		t.Error("bf16-stored logits differ from the float32 model with rounded weights")
+	}
+	if _, err := Train(half, []Sequence{{Tokens: tokens}}, nil, DefaultFineTuneConfig(), nil); err == nil || !strings.Contains(err.Error(), "bfloat16") {
+		t.Errorf("training a bf16 model: %v", err)
+	}
+	pt, _ := f32.Clone()
+	if err := pt.StoreBFloat16(); err != nil {
+		t.Fatal(err)
+	}
+	var pool []PromptSource
+	for _, d := range freeTextDemos {
+		pool = append(pool, PromptSource{Prompt: d.Prompt, Split: "id"})
+	}
+	pc := DefaultPPOConfig(PlaceEOS)
+	pc.Prompts, pc.Samples, pc.MaxNew, pc.Minibatch, pc.ScoreBatch = 2, 2, 5, 4, 4
+	run, err := NewPPORun(filepath.Join(t.TempDir(), "ppo"), pc, 1, half, pt, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Models.Policy.BFloat16() || run.Models.Critic.LM.BFloat16() {
+		t.Error("the trained policy or critic is stored in bf16")
+	}
+	m, _, err := run.Iterate()
+	if err != nil || len(m.Sanity) > 0 {
+		t.Errorf("PPO with bf16 references: %v, sanity %v", err, m.Sanity)
+	}
+}

@@ -18,8 +18,9 @@ const (
 // MemoryJob describes a run for EstimateMemory.
 type MemoryJob struct {
 	Kind string // JobEval, JobSFT or JobPPO
-	// WeightBytes is the width of a stored weight: 4 (float32, how this package holds every
-	// model, whatever the checkpoint's dtype) or 2 (a bf16 copy, for comparison).
+	// WeightBytes is the width of a stored weight of the models that are not trained (the eval
+	// model; π_sft and π_pt in PPO): 4 (float32, the default) or 2 (LM.StoreBFloat16). Trained
+	// models are float32.
 	WeightBytes int
 	TrainRows   int // rows per training step (SFT batch, PPO minibatch)
 	ScoreRows   int // rows per sampling and teacher-forced scoring batch (eval and PPO rollouts)
@@ -45,7 +46,8 @@ func (c Config) activationFloats(t int) int64 {
 }
 
 // EstimateMemory estimates the peak memory of a run with this model config. Weights: one model
-// for eval and SFT, four for PPO (policy, critic trunk, π_sft, π_pt); the trained models add a
+// for eval and SFT, four for PPO (policy, critic trunk, π_sft, π_pt; the last two, like the eval
+// model, in WeightBytes a parameter); the trained models add a
 // gradient and AdamW's two moments (12 bytes a parameter, float32) and a host copy when they are
 // checkpointed. The largest step is the biggest of: a training step of TrainRows × Context tokens
 // (activations of every layer plus logits, their softmax and gradient, [rows, T, vocab] each),
@@ -69,9 +71,9 @@ func EstimateMemory(c Config, job MemoryJob) MemoryEstimate {
 	case JobEval:
 		e.Weights = e.Params * wb
 	case JobSFT:
-		e.Weights, trained = e.Params*wb, 1
+		e.Weights, trained = e.Params*4, 1
 	case JobPPO:
-		e.Weights, trained = 4*e.Params*wb, 2
+		e.Weights, trained = 2*e.Params*4+2*e.Params*wb, 2
 		e.Weights += 4 * int64(c.DModel) // the value head
 	}
 	e.Optimizer = trained * e.Params * 12

@@ -47,6 +47,13 @@ func TestMemoryEstimate(t *testing.T) {
 		if ppo.Total != ppo.Weights+ppo.Optimizer+ppo.Copies+ppo.Activations || ppo.Activations <= 0 {
 			t.Errorf("%s: total %d is not the sum of its parts %+v", tc.name, ppo.Total, ppo)
 		}
+		evalHalf := EstimateMemory(cfg, MemoryJob{Kind: JobEval, ScoreRows: 16, WeightBytes: 2})
+		ppoHalf := EstimateMemory(cfg, MemoryJob{Kind: JobPPO, TrainRows: 8, ScoreRows: 16, WeightBytes: 2})
+		if evalHalf.Weights != 2*p || ppoHalf.Weights != 12*p+4*int64(cfg.DModel) || ppoHalf.Total != ppo.Total-4*p {
+			t.Errorf("%s: bf16 frozen weights %d (eval) and %d (PPO) for %d parameters", tc.name, evalHalf.Weights, ppoHalf.Weights, p)
+		}
+		t.Logf("%s, context 256: eval, bf16 weights %s", tc.name, evalHalf)
+		t.Logf("%s, context 256: PPO, π_sft and π_pt in bf16 %s", tc.name, ppoHalf)
 		big := EstimateMemory(cfg, MemoryJob{Kind: JobPPO, TrainRows: 32, ScoreRows: 128})
 		t.Logf("%s, context 256: eval (16 rows) %s", tc.name, eval)
 		t.Logf("%s, context 256: PPO (minibatch 8, score batch 16) %s", tc.name, ppo)

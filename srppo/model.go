@@ -195,6 +195,7 @@ type LM struct {
 	store     *model.Store
 	score     scorer   // compiled teacher-forced log-prob graph
 	sampler_  *Sampler // compiled cached decoder, created on first use
+	bf16      bool     // parameters stored in bfloat16 (StoreBFloat16)
 }
 
 // NewLM creates a model with GPT-2's initialisation drawn from a PCG generator seeded by seed,
@@ -254,7 +255,7 @@ func (m *LM) Params() (map[string][]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
 		}
-		data, err := tensors.CopyFlatData[float32](t)
+		data, err := paramData(t)
 		if err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
 		}
@@ -287,7 +288,7 @@ func (m *LM) SetParams(params map[string][]float32) error {
 			return fmt.Errorf("parameter %q has %d values, want shape %v (%d values)", p.name, len(data), p.shape, want)
 		}
 		v := m.store.GetVariable(varPath(m.scope, p.name))
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), p.shape...)); err != nil {
+		if err := v.SetValue(m.paramTensor(data, p.shape)); err != nil {
 			return fmt.Errorf("parameter %q: %w", p.name, err)
 		}
 	}
@@ -313,6 +314,9 @@ func (m *LM) graphParam(g *Graph, name string) *Node {
 	v := m.store.GetVariable(varPath(m.scope, name))
 	if v == nil {
 		panic(fmt.Sprintf("srppo: model parameter %q missing", name))
+	}
+	if m.bf16 { // widened where read (StoreBFloat16)
+		return ConvertDType(v.NodeValue(g), dtypes.Float32)
 	}
 	return v.NodeValue(g)
 }

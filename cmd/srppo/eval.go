@@ -39,6 +39,7 @@ func runEval(args []string) error {
 	seed := fs.Uint64("seed", 1, "sampling `seed` (with -samples)")
 	report := fs.String("report", "", "write the full report (every item) as JSON to this `file`")
 	mem := addMemoryFlag(fs)
+	bf16 := fs.Bool("bf16", false, "store the weights in bfloat16 (half the memory; computations stay float32)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,10 +60,13 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobEval, ScoreRows: 64}, "srppo eval"); err != nil {
+	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobEval, ScoreRows: 64, WeightBytes: weightBytes(*bf16)}, "srppo eval"); err != nil {
 		return err
 	}
 	m, err := loadModelForData(*modelDir, *data, *context)
+	if err == nil && *bf16 {
+		err = m.StoreBFloat16()
+	}
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func TestLlamaCommands(t *testing.T) {
 				t.Fatalf("the SFT model does not reload as %s: %v", fam, err)
 			}
 			ppoArgs := []string{"ppo", "-model-dir", base, "-context", "60", "-sft", sftOut, "-prompts", filepath.Join(data, datasets.PromptsFile), "-out", ppoOut,
-				"-iterations", "1", "-rollout-prompts", "2", "-samples", "2", "-minibatch", "4", "-score-batch", "4", "-max-new", "4", "-eval-per-split", "2", "-eval-every", "1"}
+				"-iterations", "1", "-rollout-prompts", "2", "-samples", "2", "-minibatch", "4", "-score-batch", "4", "-max-new", "4", "-eval-per-split", "2", "-eval-every", "1", "-bf16-frozen"}
 			var stderr bytes.Buffer
 			if code := dispatch(append(ppoArgs, "-memory-limit", "1MiB"), io.Discard, &stderr); code != 1 ||
 				!strings.Contains(stderr.String(), "srppo ppo (limit: -memory-limit 1MiB) needs about") || !strings.Contains(stderr.String(), "0.00 GiB limit") {
@@ -81,7 +81,7 @@ func TestLlamaCommands(t *testing.T) {
 				t.Error(err)
 			}
 			report := filepath.Join(dir, "eval.json")
-			out = run("eval", "-model", ppoOut, "-data", data, "-context", "60", "-max-new", "4", "-report", report)
+			out = run("eval", "-model", ppoOut, "-data", data, "-context", "60", "-max-new", "4", "-report", report, "-bf16")
 			if !strings.Contains(out, "id") {
 				t.Errorf("eval output:\n%s", out)
 			}

@@ -81,3 +81,11 @@ func (f pretrainedFlags) config() (srppo.Config, error) {
 	}
 	return srppo.ReadModelConfig(dir, *f.context)
 }
+
+// weightBytes is MemoryJob.WeightBytes for models stored in bfloat16 or float32.
+func weightBytes(bf16 bool) int {
+	if bf16 {
+		return 2
+	}
+	return 4
+}

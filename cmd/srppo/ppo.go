@@ -70,6 +70,7 @@ func runPPO(args []string) error {
 	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "rollout temperature")
 	fs.IntVar(&d.ScoreBatch, "score-batch", d.ScoreBatch, "rows per sampling and scoring batch (lower it for large vocabularies: its logits are rows × context × vocab floats)")
 	mem := addMemoryFlag(fs)
+	frozenBF16 := fs.Bool("bf16-frozen", false, "store π_sft and π_pt (not trained) in bfloat16: half their memory; the policy and critic start as float32 copies of the rounded π_sft")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runPPO(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobPPO, TrainRows: d.Minibatch, ScoreRows: d.ScoreBatch}, "srppo ppo"); err != nil {
+	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobPPO, TrainRows: d.Minibatch, ScoreRows: d.ScoreBatch, WeightBytes: weightBytes(*frozenBF16)}, "srppo ppo"); err != nil {
 		return err
 	}
 	var pt *srppo.LM
@@ -106,6 +107,13 @@ func runPPO(args []string) error {
 	sft, err := srppo.LoadModel(*sftDir, &pt.Config, pt.Tokenizer)
 	if err != nil {
 		return err
+	}
+	if *frozenBF16 {
+		for _, m := range []*srppo.LM{sft, pt} {
+			if err := m.StoreBFloat16(); err != nil {
+				return err
+			}
+		}
 	}
 	pool, err := loadPromptPool(*promptsPath, *answers)
 	if err != nil {
