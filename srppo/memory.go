@@ -33,8 +33,16 @@ type MemoryEstimate struct {
 	Optimizer   int64 // gradients and AdamW's two moments of the trained models
 	Copies      int64 // host copies made when checkpointing (one per trained model)
 	Activations int64 // the largest step: training activations kept for backpropagation, or scoring logits, or sampling caches
-	Total       int64
+	// Overhead is what the parts above do not count — the backend's working buffers, the Go
+	// heap's slack, the runtime — taken as memoryOverhead of their sum.
+	Overhead int64
+	Total    int64
 }
+
+// memoryOverhead is the share added to the counted bytes, calibrated on one measurement: an SFT
+// step of a 44M-parameter Llama-family model (d 512, 4 layers, vocabulary 32000) on 8 rows of 128
+// tokens peaked at 1.89 GiB of resident memory (VmHWM) on the Go backend, against 1.37 GiB counted.
+const memoryOverhead = 0.4
 
 // activationFloats is the number of floats one token keeps per layer for backpropagation in a
 // training step (inputs of every matmul, norm, softmax and activation, attention probabilities
@@ -95,15 +103,17 @@ func EstimateMemory(c Config, job MemoryJob) MemoryEstimate {
 		}
 	}
 	e.Activations = max(train, score)
-	e.Total = e.Weights + e.Optimizer + e.Copies + e.Activations
+	counted := e.Weights + e.Optimizer + e.Copies + e.Activations
+	e.Overhead = int64(float64(counted) * memoryOverhead)
+	e.Total = counted + e.Overhead
 	return e
 }
 
 // String summarises the estimate in GiB.
 func (e MemoryEstimate) String() string {
 	g := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<30), 'f', 2, 64) }
-	return fmt.Sprintf("%s GiB (%.0fM parameters: weights %s, gradients + AdamW %s, checkpoint copies %s, largest step %s)",
-		g(e.Total), float64(e.Params)/1e6, g(e.Weights), g(e.Optimizer), g(e.Copies), g(e.Activations))
+	return fmt.Sprintf("%s GiB (%.0fM parameters: weights %s, gradients + AdamW %s, checkpoint copies %s, largest step %s, overhead %s)",
+		g(e.Total), float64(e.Params)/1e6, g(e.Weights), g(e.Optimizer), g(e.Copies), g(e.Activations), g(e.Overhead))
 }
 
 // AvailableMemory is the memory the kernel says a new process can use without swapping
