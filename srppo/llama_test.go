@@ -348,6 +348,13 @@ func TestLlamaLoadErrors(t *testing.T) {
 			o.SlidingWindow = 16
 		}, ctx: 32, want: "exceeds sliding_window 16"},
 		{name: "context beyond max positions", ctx: 100, want: "exceeds max_position_embeddings 64"},
+		{name: "other architecture", edit: func(o *tinyllama.Options) { o.ExtraConfig = map[string]any{"model_type": "gemma"} },
+			want: `model_type "gemma" is not supported (supported: gpt2, llama, mistral, qwen2, qwen3)`},
+		{name: "partial rotary", edit: func(o *tinyllama.Options) { o.ExtraConfig = map[string]any{"partial_rotary_factor": 0.5} },
+			want: "partial_rotary_factor 0.5: only full rotary embeddings are supported"},
+		{name: "sentencepiece tokenizer", after: func(dir string) {
+			os.WriteFile(filepath.Join(dir, TokenizerFile), []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"byte_fallback":true},"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"decoder":{"type":"Sequence"}}`), 0o644)
+		}, want: `pre_tokenizer: type "Metaspace"`},
 		{name: "missing shard tensor", edit: func(o *tinyllama.Options) { o.Shards = 2 }, after: func(dir string) {
 			idx := filepath.Join(dir, WeightsIndexFile)
 			raw, _ := os.ReadFile(idx)
