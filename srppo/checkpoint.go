@@ -121,8 +121,8 @@ func SaveSFT(dir string, m *LM, res *TrainResult) error {
 const ModelSubdir = "model"
 
 // LoadModel reads a checkpoint directory written by SaveModel or training (or a run directory
-// holding one in ModelSubdir), in this package's format or as a Hugging Face GPT-2 checkpoint
-// (config.json with model_type "gpt2"; see LoadPretrained). When want is non-nil the stored config
+// holding one in ModelSubdir), in this package's format or as a Hugging Face checkpoint
+// (config.json with model_type "gpt2", or llama, qwen2, qwen3, mistral; see LoadPretrained). When want is non-nil the stored config
 // must equal it — a GPT-2 checkpoint takes want's Context, which only caps sequence lengths — and
 // when tok is non-nil the stored tokenizer must equal it; a mismatch is an error naming what differs.
 func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error) {
