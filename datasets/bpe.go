@@ -14,6 +14,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // EndOfText is GPT-2's only special token: it separates documents in pretraining, so it serves as
@@ -37,15 +39,21 @@ const (
 // contractions, digits, punctuation and newlines would be grouped differently from transformers'
 // tokenizer, giving different ids.
 type BPE struct {
-	tokens      []string // by id ("" where no token has the id)
-	vocab       map[string]int32
-	ranks       map[[2]string]int // merge pair → rank (lower merges first)
-	added       map[string]int32  // added tokens: matched verbatim in text, decoded verbatim
-	byLen       []string          // added tokens, longest first
-	nonResponse []int32           // special added tokens other than EOS (NonResponseIDs)
-	eos         int32
-	raw         []byte   // the tokenizer.json
-	digest      [32]byte // of vocabulary, merges and added tokens (Equal)
+	tokens []string // by id ("" where no token has the id)
+	vocab  map[string]int32
+	ranks  map[[2]string]int // merge pair → rank (lower merges first)
+	added  map[string]int32  // added tokens: matched verbatim in text, decoded verbatim
+	byLen  []string          // added tokens, longest first
+	eos    int32
+	raw    []byte   // the tokenizer.json
+	digest [32]byte // of vocabulary, merges and added tokens (Equal)
+
+	// Llama-family settings (zero for the GPT-2 family; see chatbpe.go).
+	split        splitPattern // the pre-tokenizer's pattern
+	nfc          bool         // NFC normalizer (Qwen)
+	ignoreMerges bool         // a piece that is itself in the vocabulary is one token (Llama 3)
+	chat         *chatTemplate
+	rawConfig    []byte // tokenizer_config.json (chat models)
 
 	mu    sync.Mutex
 	cache map[string][]int32 // pre-tokenized piece → ids
@@ -56,15 +64,10 @@ type hfTokenizerFile struct {
 	AddedTokens []struct {
 		ID      int32  `json:"id"`
 		Content string `json:"content"`
-		Special bool   `json:"special"`
 	} `json:"added_tokens"`
 	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer *struct {
-		Type           string `json:"type"`
-		AddPrefixSpace bool   `json:"add_prefix_space"`
-		UseRegex       *bool  `json:"use_regex"`
-	} `json:"pre_tokenizer"`
-	Decoder *struct {
+	PreTokenizer *hfPreTokenizer `json:"pre_tokenizer"`
+	Decoder      *struct {
 		Type string `json:"type"`
 	} `json:"decoder"`
 	Model struct {
@@ -74,6 +77,7 @@ type hfTokenizerFile struct {
 		ContinuingSubwordPrefix string           `json:"continuing_subword_prefix"`
 		EndOfWordSuffix         string           `json:"end_of_word_suffix"`
 		IgnoreMerges            bool             `json:"ignore_merges"`
+		ByteFallback            bool             `json:"byte_fallback"`
 	} `json:"model"`
 }
 
@@ -90,25 +94,50 @@ func LoadBPE(path string) (*BPE, error) {
 // tokenizer models (WordPiece, Unigram), normalizers and pre-tokenizers are rejected with an
 // error naming the field.
 func ParseBPE(data []byte, name string) (*BPE, error) {
+	b, err := parseBPE(data, name)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := b.vocab[EndOfText]
+	if !ok {
+		return nil, fmt.Errorf("%s: no %q token (the GPT-2 family's end of text)", name, EndOfText)
+	}
+	b.eos = id
+	return b, nil
+}
+
+// parseBPE parses a byte-level BPE tokenizer.json: GPT-2's (ByteLevel pre-tokenizer with its
+// regex) or the Llama family's (a Split with Llama 3's or Qwen2's pattern, then ByteLevel without
+// regex; an NFC normalizer; ignore_merges).
+func parseBPE(data []byte, name string) (*BPE, error) {
 	data = TrimBOM(data)
 	var f hfTokenizerFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	m := f.Model
+	split, err := f.PreTokenizer.pattern()
+	if err != nil {
+		return nil, fmt.Errorf("%s: pre_tokenizer: %w", name, err)
+	}
+	var normalizer struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(f.Normalizer, &normalizer)
+	nfc := normalizer.Type == "NFC"
 	switch {
 	case m.Type != "BPE":
-		return nil, fmt.Errorf("%s: model.type %q: only byte-level BPE (the GPT-2 family) is supported", name, m.Type)
-	case len(f.Normalizer) > 0 && string(f.Normalizer) != "null":
-		return nil, fmt.Errorf("%s: normalizer %s: byte-level BPE of the GPT-2 family has none; others are not supported", name, f.Normalizer)
-	case f.PreTokenizer == nil || f.PreTokenizer.Type != "ByteLevel":
-		return nil, fmt.Errorf("%s: pre_tokenizer must be ByteLevel (the GPT-2 family)", name)
-	case f.PreTokenizer.AddPrefixSpace || (f.PreTokenizer.UseRegex != nil && !*f.PreTokenizer.UseRegex):
-		return nil, fmt.Errorf("%s: pre_tokenizer: only GPT-2's settings (add_prefix_space false, use_regex true) are supported", name)
+		return nil, fmt.Errorf("%s: model.type %q: only byte-level BPE (the GPT-2 and Llama 3/Qwen families) is supported", name, m.Type)
+	case len(f.Normalizer) > 0 && string(f.Normalizer) != "null" && (!nfc || split == splitGPT2):
+		return nil, fmt.Errorf("%s: normalizer %s: only none (GPT-2, Llama 3) and NFC with Qwen2's pre-tokenizer are supported", name, f.Normalizer)
 	case f.Decoder != nil && f.Decoder.Type != "ByteLevel":
 		return nil, fmt.Errorf("%s: decoder.type %q: byte-level BPE needs the ByteLevel decoder", name, f.Decoder.Type)
-	case m.ContinuingSubwordPrefix != "" || m.EndOfWordSuffix != "" || m.IgnoreMerges:
-		return nil, fmt.Errorf("%s: model: continuing_subword_prefix, end_of_word_suffix and ignore_merges are not supported", name)
+	case m.ContinuingSubwordPrefix != "" || m.EndOfWordSuffix != "":
+		return nil, fmt.Errorf("%s: model: continuing_subword_prefix and end_of_word_suffix are not supported", name)
+	case m.IgnoreMerges && split == splitGPT2:
+		return nil, fmt.Errorf("%s: model.ignore_merges with GPT-2's pre-tokenizer is not supported", name)
+	case m.ByteFallback:
+		return nil, fmt.Errorf("%s: model.byte_fallback: byte-level BPE has every byte in its vocabulary; SentencePiece-style byte fallback is not supported", name)
 	case len(m.Vocab) == 0:
 		return nil, fmt.Errorf("%s: model.vocab is empty", name)
 	}
@@ -119,7 +148,7 @@ func ParseBPE(data []byte, name string) (*BPE, error) {
 	// Ids are dense: the vocabulary's, then added tokens' (which may repeat vocabulary entries).
 	maxID := len(m.Vocab) + len(f.AddedTokens)
 	b := &BPE{tokens: make([]string, maxID), vocab: map[string]int32{}, ranks: make(map[[2]string]int, len(merges)),
-		added: map[string]int32{}, raw: slices.Clone(data), cache: map[string][]int32{}}
+		added: map[string]int32{}, raw: slices.Clone(data), cache: map[string][]int32{}, split: split, nfc: nfc, ignoreMerges: m.IgnoreMerges}
 	set := func(tok string, id int32) error {
 		if id < 0 || int(id) >= maxID {
 			return fmt.Errorf("%s: token %q has id %d, outside 0…%d", name, tok, id, maxID-1)
@@ -163,17 +192,6 @@ func ParseBPE(data []byte, name string) (*BPE, error) {
 			b.ranks[mg] = rank
 		}
 	}
-	id, ok := b.vocab[EndOfText]
-	if !ok {
-		return nil, fmt.Errorf("%s: no %q token (the GPT-2 family's end of text)", name, EndOfText)
-	}
-	b.eos = id
-	for _, a := range f.AddedTokens {
-		if a.Special && a.ID != b.eos {
-			b.nonResponse = append(b.nonResponse, a.ID)
-		}
-	}
-	slices.Sort(b.nonResponse)
 	h := sha256.New()
 	for _, t := range b.tokens {
 		h.Write([]byte(t + "\x00"))
@@ -186,6 +204,7 @@ func ParseBPE(data []byte, name string) (*BPE, error) {
 	for _, a := range b.byLen {
 		h.Write([]byte(a + "\x00"))
 	}
+	fmt.Fprintf(h, "\x01%d %v %v", split, nfc, m.IgnoreMerges)
 	copy(b.digest[:], h.Sum(nil))
 	return b, nil
 }
@@ -284,7 +303,8 @@ func LoadBPEFiles(vocabPath, mergesPath string) (*BPE, error) {
 // VocabSize is one more than the largest id.
 func (b *BPE) VocabSize() int { return len(b.tokens) }
 
-// EOS is the id of <|endoftext|>.
+// EOS is the id that ends a response: <|endoftext|> for GPT-2, the chat template's end of turn
+// (<|eot_id|>, <|im_end|>) for the Llama family.
 func (b *BPE) EOS() int32 { return b.eos }
 
 // Equal reports whether o is a BPE with the same vocabulary, merges and added tokens.
@@ -308,7 +328,11 @@ func (b *BPE) Encode(text string) ([]int32, error) {
 				at, tok = i, a
 			}
 		}
-		for _, piece := range preTokenize(text[:at]) {
+		seg := text[:at]
+		if b.nfc {
+			seg = norm.NFC.String(seg)
+		}
+		for _, piece := range b.preTokenize(seg) {
 			pieceIDs, err := b.encodePiece(piece)
 			if err != nil {
 				return nil, err
@@ -336,6 +360,12 @@ func (b *BPE) encodePiece(piece string) ([]int32, error) {
 	for i := range len(piece) {
 		word[i] = string(byteToUnicode[piece[i]])
 	}
+	if b.ignoreMerges { // Llama 3: a piece that is a token is that token, whatever the merges say
+		if id, ok := b.vocab[strings.Join(word, "")]; ok {
+			word = word[:0]
+			ids = []int32{id}
+		}
+	}
 	for len(word) > 1 {
 		best, bestRank := -1, math.MaxInt
 		for i := range len(word) - 1 {
@@ -359,7 +389,9 @@ func (b *BPE) encodePiece(piece string) ([]int32, error) {
 		}
 		word = merged
 	}
-	ids = make([]int32, len(word))
+	if len(word) > 0 {
+		ids = make([]int32, len(word))
+	}
 	for i, w := range word {
 		id, ok := b.vocab[w]
 		if !ok {
@@ -402,22 +434,31 @@ func (b *BPE) Decode(ids []int32) string {
 // EncodePrompt encodes "<|endoftext|>Question: {prompt}\nAnswer:". The leading <|endoftext|> is
 // what GPT-2 saw before every document in pretraining.
 func (b *BPE) EncodePrompt(prompt string) ([]int32, error) {
+	if b.chat != nil {
+		return b.Encode(b.chat.prompt(prompt))
+	}
 	ids, err := b.Encode(QuestionPrefix + strings.TrimSpace(prompt) + AnswerPrefix)
 	return append([]int32{b.eos}, ids...), err
 }
 
-// NonResponseIDs is every added token marked special in tokenizer.json except EOS (none for GPT-2,
-// whose only special token is its EOS).
-func (b *BPE) NonResponseIDs() []int32 { return slices.Clone(b.nonResponse) }
-
 // EncodeResponse encodes " {response}<|endoftext|>" (the space GPT-2 puts before a word).
 func (b *BPE) EncodeResponse(response string) ([]int32, error) {
+	if b.chat != nil {
+		if b.chat.thinkStub && (strings.Contains(response, "<think>") || strings.Contains(response, "</think>")) {
+			// Qwen3's template would move the text before </think> into the think block.
+			return nil, fmt.Errorf("response %q contains <think> or </think>: Qwen3 responses are used in non-thinking mode (an empty think block ends the prompt)", response)
+		}
+		return b.Encode(b.chat.response(response))
+	}
 	ids, err := b.Encode(" " + strings.TrimSpace(response))
 	return append(ids, b.eos), err
 }
 
 // EncodeDocument encodes "<|endoftext|>{text}<|endoftext|>".
 func (b *BPE) EncodeDocument(text string) ([]int32, error) {
+	if b.chat != nil {
+		return b.Encode(b.chat.document(text))
+	}
 	ids, err := b.Encode(text)
 	return append(append([]int32{b.eos}, ids...), b.eos), err
 }

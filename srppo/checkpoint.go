@@ -24,10 +24,12 @@ import (
 const (
 	ConfigFile    = "config.json"
 	TokenizerFile = "tokenizer.json"
-	WeightsFile   = "model.safetensors" // model weights under Hugging Face GPT-2 names
-	StateTensors  = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
-	BestFile      = "best.safetensors"  // weights of the best epoch so far, when not the last
-	StateFile     = "state.json"        // training position, loss curve
+	// TokenizerConfigFile holds a Hugging Face tokenizer's chat template and special tokens.
+	TokenizerConfigFile = "tokenizer_config.json"
+	WeightsFile         = "model.safetensors" // model weights under Hugging Face GPT-2 names
+	StateTensors        = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
+	BestFile            = "best.safetensors"  // weights of the best epoch so far, when not the last
+	StateFile           = "state.json"        // training position, loss curve
 )
 
 // checkpointConfig is config.json.
@@ -60,6 +62,8 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 			return nil, fmt.Errorf("tokenizer has %d words, the model's vocabulary %d", m.Tokenizer.VocabSize(), m.Config.VocabSize)
 		}
 		cfg, err = json.MarshalIndent(checkpointConfig{Model: m.Config, Role: m.Role}, "", "  ")
+	} else if m.Config.llama() {
+		cfg, err = llamaConfigJSON(m.Config, m.Tokenizer, m.Role)
 	} else {
 		cfg, err = gpt2ConfigJSON(m.Config, m.Tokenizer, m.Role)
 	}
@@ -78,7 +82,17 @@ func modelFiles(m *LM) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{ConfigFile: cfg, TokenizerFile: tok, WeightsFile: weights}, nil
+	files := map[string][]byte{ConfigFile: cfg, TokenizerFile: tok, WeightsFile: weights}
+	if tc, ok := m.Tokenizer.(interface{ MarshalConfig() ([]byte, error) }); ok {
+		data, err := tc.MarshalConfig()
+		if err != nil {
+			return nil, err
+		}
+		if data != nil {
+			files[TokenizerConfigFile] = data
+		}
+	}
+	return files, nil
 }
 
 func encodeParams(cfg Config, params map[string][]float32) ([]byte, error) {
@@ -112,8 +126,8 @@ func SaveSFT(dir string, m *LM, res *TrainResult) error {
 const ModelSubdir = "model"
 
 // LoadModel reads a checkpoint directory written by SaveModel or training (or a run directory
-// holding one in ModelSubdir), in this package's format or as a Hugging Face GPT-2 checkpoint
-// (config.json with model_type "gpt2"; see LoadPretrained). When want is non-nil the stored config
+// holding one in ModelSubdir), in this package's format or as a Hugging Face checkpoint
+// (config.json with model_type "gpt2", or llama, qwen2, qwen3, mistral; see LoadPretrained). When want is non-nil the stored config
 // must equal it — a GPT-2 checkpoint takes want's Context, which only caps sequence lengths — and
 // when tok is non-nil the stored tokenizer must equal it; a mismatch is an error naming what differs.
 func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error) {
@@ -137,14 +151,14 @@ func LoadModel(dir string, want *Config, tok datasets.TextTokenizer) (*LM, error
 	var role string
 	var stored datasets.TextTokenizer
 	if hf {
-		if cfg, err = parseGPT2Config(raw, filepath.Join(dir, ConfigFile)); err != nil {
+		if cfg, err = parseHFConfig(raw, filepath.Join(dir, ConfigFile)); err != nil {
 			return nil, err
 		}
 		role = gpt2Role(raw)
 		if want != nil {
 			cfg.Context = want.Context
 		}
-		stored, err = loadGPT2Tokenizer(dir)
+		stored, err = loadHFTokenizer(dir, cfg)
 	} else {
 		var cc checkpointConfig
 		if err := readJSON(filepath.Join(dir, ConfigFile), &cc); err != nil {
@@ -223,14 +237,16 @@ func loadWeights(m *LM, path string, hf bool) error {
 	return m.SetParams(params)
 }
 
-// readWeights reads the parameters of a model of config cfg from a safetensors file, checking
-// every tensor's name, shape and dtype (see loadWeights).
+// readWeights reads the parameters of a model of config cfg from a safetensors file (or the
+// shards its index names), checking every tensor's name, shape and dtype (see loadWeights).
 func readWeights(cfg Config, path string, hf bool) (map[string][]float32, error) {
-	ts, _, err := ReadSafetensors(path)
+	ts, err := readModelWeights(path)
 	if err != nil {
 		return nil, err
 	}
-	if hf {
+	if hf && cfg.llama() {
+		ts = llamaTensors(ts, cfg.TiedEmbeddings)
+	} else if hf {
 		ts = gpt2Tensors(ts, cfg.TiedEmbeddings)
 	}
 	params := map[string][]float32{}

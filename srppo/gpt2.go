@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/go-huggingface/hub"
@@ -137,6 +138,14 @@ func gpt2Tensors(ts map[string]Tensor, tied bool) map[string]Tensor {
 	return out
 }
 
+// loadHFTokenizer reads the tokenizer of a Hugging Face checkpoint of cfg's family.
+func loadHFTokenizer(dir string, cfg Config) (*datasets.BPE, error) {
+	if cfg.llama() {
+		return datasets.LoadChatBPE(dir)
+	}
+	return loadGPT2Tokenizer(dir)
+}
+
 // loadGPT2Tokenizer reads dir's tokenizer.json, or GPT-2's original vocab.json and merges.txt.
 func loadGPT2Tokenizer(dir string) (*datasets.BPE, error) {
 	path := filepath.Join(dir, TokenizerFile)
@@ -150,7 +159,9 @@ func loadGPT2Tokenizer(dir string) (*datasets.BPE, error) {
 	return datasets.LoadBPEFiles(vocab, merges)
 }
 
-// LoadPretrained loads a GPT-2 family checkpoint (config.json, model.safetensors, tokenizer.json or
+// LoadPretrained loads a GPT-2 or Llama-family (Llama, Qwen2, Qwen3, Mistral; see
+// parseLlamaConfig) checkpoint, the latter with tokenizer.json and tokenizer_config.json and
+// possibly sharded weights. For GPT-2 it reads (config.json, model.safetensors, tokenizer.json or
 // vocab.json + merges.txt): from dir when it is set — offline; a fine-tuned model's directory or
 // its run directory works too — and otherwise from the Hugging Face hub repository name (e.g.
 // "distilgpt2"), downloaded into the standard cache by DownloadPretrained. context caps prompt +
@@ -173,11 +184,16 @@ func LoadPretrained(name, dir string, context int) (*LM, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := parseGPT2Config(raw, filepath.Join(dir, ConfigFile))
+	cfg, err := parseHFConfig(raw, filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
 	}
-	if context > cfg.positionRows() {
+	if cfg.llama() && context > 0 {
+		if cfg.Context = context; cfg.Validate() != nil {
+			return nil, fmt.Errorf("pretrained model %s: context %d: %w", dir, context, cfg.Validate())
+		}
+	}
+	if context > cfg.positionRows() && !cfg.llama() {
 		return nil, fmt.Errorf("pretrained model %s: context %d exceeds its n_positions %d", dir, context, cfg.positionRows())
 	}
 	if context > 0 {
@@ -236,13 +252,30 @@ func DownloadPretrained(repoID string) (string, error) {
 		return cachedSnapshot(cache, repoID)
 	}
 	repo := hub.New(repoID).WithCacheDir(cache).WithAuth(hfToken())
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("downloading %s from the Hugging Face hub into %s: %w (offline: pass -model-dir with a local copy, or set HF_HUB_OFFLINE=1 to use the cache)", repoID, cache, err)
+	}
 	files := []string{ConfigFile, WeightsFile, TokenizerFile}
 	if !repo.HasFile(TokenizerFile) {
 		files = []string{ConfigFile, WeightsFile, "vocab.json", "merges.txt"}
 	}
+	if repo.HasFile(TokenizerConfigFile) { // the chat template of Llama-family models
+		files = append(files, TokenizerConfigFile)
+	}
+	if !repo.HasFile(WeightsFile) && repo.HasFile(WeightsIndexFile) { // sharded weights
+		index, err := repo.DownloadFile(WeightsIndexFile)
+		if err != nil {
+			return fail(err)
+		}
+		shards, err := shardFiles(index)
+		if err != nil {
+			return fail(err)
+		}
+		files = append(slices.DeleteFunc(files, func(f string) bool { return f == WeightsFile }), shards...)
+	}
 	paths, err := repo.DownloadFiles(files...)
 	if err != nil {
-		return "", fmt.Errorf("downloading %s from the Hugging Face hub into %s: %w (offline: pass -model-dir with a local copy, or set HF_HUB_OFFLINE=1 to use the cache)", repoID, cache, err)
+		return fail(err)
 	}
 	return filepath.Dir(paths[0]), nil
 }

@@ -43,8 +43,53 @@ type Config struct {
 	LayerNormEps   float64 `json:"layer_norm_eps"`
 	// MaxPositions, when set, is the number of rows of the learned position table (wpe): a
 	// pretrained model's n_positions, kept whole so that it is saved back unchanged, while Context
-	// caps the sequences actually trained and decoded (1024 positions are costly on a CPU).
+	// caps the sequences actually trained and decoded (1024 positions are costly on a CPU). For the
+	// Llama family it is max_position_embeddings, which Context must not exceed.
 	MaxPositions int `json:"max_positions,omitempty"`
+
+	// Family selects the Llama-family graph (see llamaBlock) when set to a Hugging Face model_type
+	// (FamilyLlama, FamilyQwen2, FamilyQwen3, FamilyMistral): RMSNorm, SwiGLU, separate q/k/v/o
+	// projections under Hugging Face's Llama names. Empty: the GPT-2 graph above.
+	Family string `json:"family,omitempty"`
+	// KVHeads is the number of key/value heads (grouped-query attention); 0 means Heads.
+	KVHeads int `json:"kv_heads,omitempty"`
+	// HeadDimension is the per-head width when it is not d_model/heads (Qwen3); 0 means d_model/heads.
+	HeadDimension int         `json:"head_dim,omitempty"`
+	QKNorm        bool        `json:"qk_norm,omitempty"`  // RMSNorm of each head of q and k before RoPE (Qwen3)
+	QKVBias       bool        `json:"qkv_bias,omitempty"` // biases on the q, k and v projections (Qwen2, Llama attention_bias)
+	RoPEScaling   RoPEScaling `json:"rope_scaling,omitzero"`
+	// SlidingWindow is a checkpoint's sliding_window (Mistral), kept to be saved back; Context must
+	// not exceed it, since sliding-window attention is not implemented.
+	SlidingWindow int `json:"sliding_window,omitempty"`
+}
+
+// RoPEScaling is a checkpoint's rope_scaling: none (Type "") or Llama 3's frequency-dependent
+// scaling (Type "llama3"), computed as transformers' _compute_llama3_parameters does.
+type RoPEScaling struct {
+	Type            string  `json:"rope_type,omitempty"`
+	Factor          float64 `json:"factor,omitempty"`
+	LowFreqFactor   float64 `json:"low_freq_factor,omitempty"`
+	HighFreqFactor  float64 `json:"high_freq_factor,omitempty"`
+	OriginalContext int     `json:"original_max_position_embeddings,omitempty"`
+}
+
+// Llama-family model types (Hugging Face model_type) accepted in Config.Family.
+const (
+	FamilyLlama   = "llama"
+	FamilyQwen2   = "qwen2"
+	FamilyQwen3   = "qwen3"
+	FamilyMistral = "mistral"
+)
+
+// llama reports whether the config uses the Llama-family graph.
+func (c Config) llama() bool { return c.Family != "" }
+
+// KVHeadCount is the number of key/value heads: KVHeads, or Heads without grouped-query attention.
+func (c Config) KVHeadCount() int {
+	if c.KVHeads > 0 {
+		return c.KVHeads
+	}
+	return c.Heads
 }
 
 // DefaultConfig is the design §4 model: 2 layers, d_model 128, 4 heads, d_ff 512, context 64,
@@ -70,16 +115,20 @@ func (c Config) Validate() error {
 	switch {
 	case c.VocabSize < 2:
 		return fmt.Errorf("model config: vocab_size %d < 2", c.VocabSize)
-	case c.DModel%c.Heads != 0:
+	case c.DModel%c.Heads != 0 && c.HeadDimension == 0:
 		return fmt.Errorf("model config: d_model %d is not divisible by heads %d", c.DModel, c.Heads)
 	case c.Positions != PositionsLearned && c.Positions != PositionsRoPE:
 		return fmt.Errorf("model config: positions %q must be %q or %q", c.Positions, PositionsLearned, PositionsRoPE)
-	case c.Positions == PositionsRoPE && ((c.DModel/c.Heads)%2 != 0 || c.RoPEBase <= 0):
+	case c.Positions == PositionsRoPE && (c.HeadDim()%2 != 0 || c.RoPEBase <= 0):
 		return fmt.Errorf("model config: RoPE needs an even head dimension and rope_base > 0")
 	case c.LayerNormEps <= 0:
 		return fmt.Errorf("model config: layer_norm_eps must be > 0")
+	case c.llama():
+		return c.validateLlama()
 	case c.MaxPositions != 0 && (c.Positions != PositionsLearned || c.MaxPositions < c.Context):
 		return fmt.Errorf("model config: max_positions %d needs learned positions and must be ≥ context %d", c.MaxPositions, c.Context)
+	case c.KVHeads != 0 || c.HeadDimension != 0 || c.QKNorm || c.QKVBias || c.RoPEScaling != (RoPEScaling{}) || c.SlidingWindow != 0:
+		return fmt.Errorf("model config: kv_heads, head_dim, qk_norm, qkv_bias, rope_scaling and sliding_window need a Llama-family model (family)")
 	}
 	return c.checkParamCount()
 }
@@ -92,11 +141,19 @@ func (c Config) positionRows() int {
 	return c.Context
 }
 
-// HeadDim is d_model / heads.
-func (c Config) HeadDim() int { return c.DModel / c.Heads }
+// HeadDim is the per-head width: HeadDimension when set, else d_model / heads.
+func (c Config) HeadDim() int {
+	if c.HeadDimension > 0 {
+		return c.HeadDimension
+	}
+	return c.DModel / c.Heads
+}
 
 // paramShapes lists every parameter of the model in a fixed order with its Hugging Face GPT-2 name.
 func (c Config) paramShapes() []paramSpec {
+	if c.llama() {
+		return c.llamaParamShapes()
+	}
 	d, f := c.DModel, c.DFF
 	specs := []paramSpec{{"wte.weight", []int{c.VocabSize, d}, initNormal}}
 	if c.Positions == PositionsLearned {
@@ -148,6 +205,7 @@ type LM struct {
 	store     *model.Store
 	score     scorer   // compiled teacher-forced log-prob graph
 	sampler_  *Sampler // compiled cached decoder, created on first use
+	bf16      bool     // parameters stored in bfloat16 (StoreBFloat16)
 }
 
 // NewLM creates a model with GPT-2's initialisation drawn from a PCG generator seeded by seed,
@@ -207,7 +265,7 @@ func (m *LM) Params() (map[string][]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
 		}
-		data, err := tensors.CopyFlatData[float32](t)
+		data, err := paramData(t)
 		if err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", p.name, err)
 		}
@@ -240,7 +298,7 @@ func (m *LM) SetParams(params map[string][]float32) error {
 			return fmt.Errorf("parameter %q has %d values, want shape %v (%d values)", p.name, len(data), p.shape, want)
 		}
 		v := m.store.GetVariable(varPath(m.scope, p.name))
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(append([]float32(nil), data...), p.shape...)); err != nil {
+		if err := v.SetValue(m.paramTensor(data, p.shape)); err != nil {
 			return fmt.Errorf("parameter %q: %w", p.name, err)
 		}
 	}
@@ -267,6 +325,9 @@ func (m *LM) graphParam(g *Graph, name string) *Node {
 	if v == nil {
 		panic(fmt.Sprintf("srppo: model parameter %q missing", name))
 	}
+	if m.bf16 { // widened where read (StoreBFloat16)
+		return ConvertDType(v.NodeValue(g), dtypes.Float32)
+	}
 	return v.NodeValue(g)
 }
 
@@ -287,6 +348,9 @@ type attentionInputs struct {
 // scoring and cached decoding alike.
 func (m *LM) hidden(g *Graph, tokens *Node, att attentionInputs) (*Node, []layerCache) {
 	c := m.Config
+	if c.llama() {
+		return m.llamaHidden(g, tokens, att)
+	}
 	x := Gather(m.graphParam(g, "wte.weight"), InsertAxes(tokens, -1)) // [B,S,D]
 	if c.Positions == PositionsLearned {
 		x = Add(x, Gather(m.graphParam(g, "wpe.weight"), InsertAxes(att.positions, -1)))
@@ -394,13 +458,19 @@ func writeCache(cache, x, start *Node) *Node {
 
 // applyRoPE rotates pairs (x_i, x_{i+dh/2}) of x [B,S,H,dh] by angle pos·base^(−2i/dh).
 func applyRoPE(x, positions *Node, base float64) *Node {
-	g := x.Graph()
 	dh := x.Shape().Dimensions[3]
-	half := dh / 2
-	invFreq := make([]float32, half)
+	invFreq := make([]float32, dh/2)
 	for i := range invFreq {
 		invFreq[i] = float32(math.Pow(base, -2*float64(i)/float64(dh)))
 	}
+	return rotate(x, positions, invFreq)
+}
+
+// rotate applies rotary embeddings with the given inverse frequencies (one per pair) to x [B,S,H,dh].
+func rotate(x, positions *Node, invFreq []float32) *Node {
+	g := x.Graph()
+	dh := x.Shape().Dimensions[3]
+	half := dh / 2
 	angles := Mul(InsertAxes(ConvertDType(positions, x.DType()), -1), Reshape(Const(g, invFreq), 1, 1, half)) // [B,S,half]
 	cos, sin := InsertAxes(Cos(angles), 2), InsertAxes(Sin(angles), 2)                                        // [B,S,1,half]
 	x1, x2 := SliceAxis(x, 3, AxisRange(0, half)), SliceAxis(x, 3, AxisRange(half, dh))
@@ -410,6 +480,9 @@ func applyRoPE(x, positions *Node, base float64) *Node {
 // outputWeight is the [V,D] output projection (wte when tied).
 func (m *LM) outputWeight(g *Graph) *Node {
 	if m.Config.TiedEmbeddings {
+		if m.Config.llama() {
+			return m.graphParam(g, llamaEmbed)
+		}
 		return m.graphParam(g, "wte.weight")
 	}
 	return m.graphParam(g, "lm_head.weight")

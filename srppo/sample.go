@@ -80,7 +80,7 @@ func (s *Sampler) emptyCaches(b int) []any {
 	c := s.m.Config
 	out := make([]any, 0, 2*c.Layers)
 	for range 2 * c.Layers {
-		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b, c.Heads, c.Context, c.HeadDim())))
+		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b, c.KVHeadCount(), c.Context, c.HeadDim())))
 	}
 	return out
 }

@@ -217,6 +217,9 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 	if len(train) == 0 {
 		return nil, fmt.Errorf("no training sequences")
 	}
+	if m.bf16 {
+		return nil, fmt.Errorf("the model is stored in bfloat16 for inference (StoreBFloat16); train a float32 copy (Clone)")
+	}
 	if cfg.BatchRows <= 0 || cfg.Epochs <= 0 {
 		return nil, fmt.Errorf("train config: batch_rows and epochs must be > 0")
 	}

@@ -26,25 +26,48 @@ and writes the full report as JSON with -report.
 A GPT-2 checkpoint (from sft or ppo with -model, a local Hugging Face directory, or a
 GPT-2 family name on the hub such as distilgpt2) brings its own tokenizer and prompts
 "<|endoftext|>Question: prompt\nAnswer:", stopping at <|endoftext|>; its answer matches
-when its words equal the gold answer's (spacing ignored).`
+when its words equal the gold answer's (spacing ignored). A Llama-family checkpoint (Llama 3,
+Qwen2.5, Qwen3, SmolLM2, Mistral) prompts with its own chat template and stops at its end of turn.`
 
 func runEval(args []string) error {
 	fs := newFlagSet("eval", "-model DIR -data DIR [flags]", evalDescription)
-	modelDir := fs.String("model", "", "model `directory` (from pretrain, sft or ppo), or a GPT-2 family name on the Hugging Face hub")
-	context := fs.Int("context", srppo.DefaultPretrainedContext, "GPT-2 checkpoints: longest prompt + response in `tokens`")
+	modelDir := fs.String("model", "", "model `directory` (from pretrain, sft or ppo), or a GPT-2 or Llama-family name on the Hugging Face hub")
+	context := fs.Int("context", srppo.DefaultPretrainedContext, "Hugging Face checkpoints: longest prompt + response in `tokens`")
 	data := fs.String("data", "", "data `directory` with eval.jsonl")
 	format := fs.String("format", srppo.FormatChat, "prompt format: chat or doc")
 	maxNew := fs.Int("max-new", 24, "generation budget in `tokens`")
 	samples := fs.Int("samples", 0, "0: greedy decoding; `K` > 0: temperature-1 sampling, K samples per item (pass@1 = mean EM)")
 	seed := fs.Uint64("seed", 1, "sampling `seed` (with -samples)")
 	report := fs.String("report", "", "write the full report (every item) as JSON to this `file`")
+	mem := addMemoryFlag(fs)
+	bf16 := fs.Bool("bf16", false, "store the weights in bfloat16 (half the memory; computations stay float32)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelDir == "" || *data == "" {
 		return errors.New("-model and -data are required (see -h)")
 	}
+	dir := *modelDir
+	if _, err := os.Stat(dir); err != nil { // a hub repository: downloaded into the cache first
+		if dir, err = srppo.DownloadPretrained(dir); err != nil {
+			return fmt.Errorf("-model %s is neither a model directory nor a model on the hub: %w", *modelDir, err)
+		}
+	}
+	ctx := 0
+	if srppo.IsGPT2Checkpoint(dir) {
+		ctx = *context
+	}
+	mc, err := srppo.ReadModelConfig(dir, ctx)
+	if err != nil {
+		return err
+	}
+	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobEval, ScoreRows: 64, WeightBytes: weightBytes(*bf16)}, "srppo eval"); err != nil {
+		return err
+	}
 	m, err := loadModelForData(*modelDir, *data, *context)
+	if err == nil && *bf16 {
+		err = m.StoreBFloat16()
+	}
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ func runPPO(args []string) error {
 	fs.IntVar(&d.Samples, "samples", d.Samples, "samples per prompt")
 	fs.IntVar(&d.MaxNew, "max-new", d.MaxNew, "response budget in tokens")
 	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "rollout temperature")
+	fs.IntVar(&d.ScoreBatch, "score-batch", d.ScoreBatch, "rows per sampling and scoring batch (lower it for large vocabularies: its logits are rows × context × vocab floats)")
+	mem := addMemoryFlag(fs)
+	frozenBF16 := fs.Bool("bf16-frozen", false, "store π_sft and π_pt (not trained) in bfloat16: half their memory; the policy and critic start as float32 copies of the rounded π_sft")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +90,16 @@ func runPPO(args []string) error {
 	}
 	if ptName != "" && srppo.SameModel(ptName, *sftDir) {
 		return fmt.Errorf("-pt %s and -sft %s are the same model: the reward log π_sft − log π_pt would be exactly 0; -pt takes the base model, -sft the model fine-tuned from it", ptName, *sftDir)
+	}
+	mc, err := srppo.ReadModelConfig(*sftDir, 0)
+	if pre.set() {
+		mc, err = pre.config()
+	}
+	if err != nil {
+		return err
+	}
+	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobPPO, TrainRows: d.Minibatch, ScoreRows: d.ScoreBatch, WeightBytes: weightBytes(*frozenBF16)}, "srppo ppo"); err != nil {
+		return err
 	}
 	var pt *srppo.LM
 	if pre.set() {
@@ -118,6 +131,13 @@ func runPPO(args []string) error {
 	}
 	if err := d.Validate(); err != nil {
 		return err
+	}
+	if *frozenBF16 {
+		for _, m := range []*srppo.LM{sft, pt} {
+			if err := m.StoreBFloat16(); err != nil {
+				return err
+			}
+		}
 	}
 	pool, err := loadPromptPoolFor(*promptsPath, *answers, sft, d.MaxNew)
 	if err != nil {

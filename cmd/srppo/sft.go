@@ -24,7 +24,11 @@ chat-format evaluation on DATA/eval.jsonl is printed.
 offline) for free-text data: its byte-level BPE tokenizer reads any text, the template is
 "<|endoftext|>Question: prompt\nAnswer:" → " response<|endoftext|>", the training flags
 not given default to fine-tuning values (-lr 1e-4, -batch 4, -epochs 5, -min-steps 30), and
-OUT/model is a Hugging Face GPT-2 checkpoint that transformers loads.`
+OUT/model is a Hugging Face GPT-2 checkpoint that transformers loads. A Llama-family model
+(Llama 3, Qwen2.5, Qwen3, SmolLM2, Mistral) uses its own chat template from tokenizer_config.json
+(Llama 3's header tokens or ChatML; Qwen3 in non-thinking mode) with its end-of-turn token
+(<|eot_id|>, <|im_end|>) as the response's EOS, and OUT/model is a checkpoint of its family.
+-memory-limit refuses a run whose memory estimate does not fit, before it loads anything.`
 
 func runSFT(args []string) error {
 	fs := newFlagSet("sft", "-data DIR (-pt DIR | -model NAME [-model-dir DIR]) -out DIR [-n N] [flags]", sftDescription)
@@ -35,6 +39,7 @@ func runSFT(args []string) error {
 	n := fs.Int("n", 1024, "number of demonstrations: reads demos_`N`.jsonl")
 	maxNew := fs.Int("max-new", 24, "generation budget of the final evaluation")
 	tf := addTrainFlags(fs, srppo.DefaultSFTConfig())
+	mem := addMemoryFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,7 +55,13 @@ func runSFT(args []string) error {
 	var tok datasets.TextTokenizer
 	cfg := srppo.DefaultSFTConfig()
 	if pre.set() {
-		var err error
+		mc, err := pre.config()
+		if err != nil {
+			return err
+		}
+		if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobSFT, TrainRows: tf.config(srppo.DefaultFineTuneConfig()).BatchRows, ScoreRows: 64}, "srppo sft"); err != nil {
+			return err
+		}
 		if m, err = pre.load(); err != nil {
 			return err
 		}

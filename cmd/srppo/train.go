@@ -96,10 +96,10 @@ type pretrainedFlags struct {
 
 func addPretrainedFlags(fs *flag.FlagSet) pretrainedFlags {
 	return pretrainedFlags{
-		name: fs.String("model", "", "pretrained GPT-2 family `name` on the Hugging Face hub ("+strings.Join(srppo.GPT2Models, ", ")+
-			") as π_pt instead of -pt; downloaded into the hub cache ($HF_HOME, $HF_TOKEN honoured)"),
-		dir:     fs.String("model-dir", "", "local `directory` of a GPT-2 checkpoint (config.json, model.safetensors, tokenizer.json) to load offline, as -model"),
-		context: fs.Int("context", srppo.DefaultPretrainedContext, "with -model or -model-dir: longest prompt + response in `tokens` (GPT-2 handles 1024; shorter is faster on a CPU)"),
+		name: fs.String("model", "", "pretrained `name` on the Hugging Face hub, GPT-2 family ("+strings.Join(srppo.GPT2Models, ", ")+
+			") or Llama family ("+strings.Join(srppo.LlamaModels, ", ")+", any Llama/Qwen2/Qwen3/Mistral) as π_pt instead of -pt; downloaded into the hub cache ($HF_HOME, $HF_TOKEN honoured)"),
+		dir:     fs.String("model-dir", "", "local `directory` of a Hugging Face checkpoint (config.json, model.safetensors or shards, tokenizer.json, and tokenizer_config.json for the Llama family) to load offline, as -model"),
+		context: fs.Int("context", srppo.DefaultPretrainedContext, "with -model or -model-dir: longest prompt + response in `tokens` (shorter is faster and smaller: caches and logits scale with it)"),
 	}
 }
 
