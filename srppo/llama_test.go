@@ -624,7 +624,7 @@ func TestDownloadShardedLlama(t *testing.T) {
 // same values, so the first ratio is 1 and the first KL 0).
 func TestBFloat16Storage(t *testing.T) {
 	dir, _ := writeTinyLlama(t, tinyllama.Defaults("qwen3"))
-	f32, err := LoadPretrained("", dir, 48)
+	f32, err := LoadPretrained("", dir, 64) // room for the longest pool prompt (45 tokens with the Qwen3 template) and 5 new tokens
 	if err != nil {
 		t.Fatal(err)
 	}
