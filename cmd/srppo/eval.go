@@ -48,6 +48,9 @@ func runEval(args []string) error {
 		return errors.New("-model and -data are required (see -h)")
 	}
 	dir := *modelDir
+	if _, err := os.Stat(dir); err != nil && looksLocal(dir) {
+		return fmt.Errorf("-model %s: no such model directory (%w)", dir, err)
+	}
 	if _, err := os.Stat(dir); err != nil { // a hub repository: downloaded into the cache first
 		if dir, err = srppo.DownloadPretrained(dir); err != nil {
 			return fmt.Errorf("-model %s is neither a model directory nor a model on the hub: %w", *modelDir, err)

@@ -77,11 +77,6 @@ func runPPO(args []string) error {
 	if *promptsPath == "" || *sftDir == "" || *out == "" || (*ptDir == "") == !pre.set() {
 		return errors.New("-prompts, -sft, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
-	release, err := lockOutput(*out, "ppo")
-	if err != nil {
-		return err
-	}
-	defer release()
 	d.Mode, d.WhitenAdv = *mode, !*noWhitenAdv
 	dataDir := filepath.Dir(*promptsPath)
 	ptName := *ptDir
@@ -101,6 +96,11 @@ func runPPO(args []string) error {
 	if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobPPO, TrainRows: d.Minibatch, ScoreRows: d.ScoreBatch, WeightBytes: weightBytes(*frozenBF16)}, "srppo ppo"); err != nil {
 		return err
 	}
+	release, err := lockOutput(*out, "ppo")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var pt *srppo.LM
 	if pre.set() {
 		var err error

@@ -46,6 +46,15 @@ func runSFT(args []string) error {
 	if *data == "" || *out == "" || (*pt == "") == !pre.set() {
 		return errors.New("-data, -out and one of -pt or -model/-model-dir are required (see -h)")
 	}
+	if pre.set() { // refuse a run that cannot fit before the output directory is created
+		mc, err := pre.config()
+		if err != nil {
+			return err
+		}
+		if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobSFT, TrainRows: tf.config(srppo.DefaultFineTuneConfig()).BatchRows, ScoreRows: 64}, "srppo sft"); err != nil {
+			return err
+		}
+	}
 	release, err := lockOutput(*out, "sft")
 	if err != nil {
 		return err
@@ -55,13 +64,6 @@ func runSFT(args []string) error {
 	var tok datasets.TextTokenizer
 	cfg := srppo.DefaultSFTConfig()
 	if pre.set() {
-		mc, err := pre.config()
-		if err != nil {
-			return err
-		}
-		if err := mem.check(mc, srppo.MemoryJob{Kind: srppo.JobSFT, TrainRows: tf.config(srppo.DefaultFineTuneConfig()).BatchRows, ScoreRows: 64}, "srppo sft"); err != nil {
-			return err
-		}
 		if m, err = pre.load(); err != nil {
 			return err
 		}
