@@ -144,6 +144,34 @@ type tables struct {
 	T4      []tableRow         `json:"t4,omitempty"`
 	T5      []tableRow         `json:"t5,omitempty"`
 	Seconds map[string]float64 `json:"seconds"`
+
+	// What RESULTS.md says beside the tables, recorded so that it can be re-rendered from
+	// tables.json alone (the golden test does).
+	Build       string       `json:"build,omitempty"` // the build that rendered it (buildStamp)
+	BaseNote    string       `json:"base_note,omitempty"`
+	Splits      []string     `json:"splits,omitempty"`
+	Model       modelShape   `json:"model"`
+	Samples     int          `json:"samples"` // PPO samples per prompt
+	Invocations []invocation `json:"invocations,omitempty"`
+	Figures     []string     `json:"figures,omitempty"` // relative to the figures folder
+	LengthFits  []lengthFit  `json:"length_fits,omitempty"`
+	// Note says how the record was made when not by a run (the published records of runs made
+	// before tables.json recorded all of the above were rebuilt from their RESULTS.md).
+	Note string `json:"note,omitempty"`
+}
+
+// modelShape is the size of π_pt that RESULTS.md names.
+type modelShape struct {
+	Layers int `json:"layers"`
+	DModel int `json:"d_model"`
+}
+
+// lengthFit is the least-squares line of coherent reward against response length in the last
+// rollout of one placement's seed-1 run.
+type lengthFit struct {
+	Mode  string  `json:"mode"`
+	Slope float64 `json:"slope"`
+	Corr  float64 `json:"corr"`
 }
 
 // tableRow is one row of a results table: a name and named cells, each a mean ± sd over seeds.
@@ -197,6 +225,8 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 	rp.tables.Budget = rp.b
 	rp.tables.Command = "srppo reproduce " + strings.Join(args, " ")
 	rp.tables.Seconds = map[string]float64{}
+	rp.tables.Build = buildStamp()
+	rp.tables.Samples = rp.ppoConfig(srppo.PlaceEOS).Samples
 	if err := os.MkdirAll(rp.out, 0o755); err != nil {
 		return err
 	}
@@ -207,6 +237,8 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 	if err := rp.prepareData(data, preset); err != nil {
 		return err
 	}
+	rp.tables.BaseNote, rp.tables.Splits = rp.baseNote, rp.splits
+	rp.tables.Model = modelShape{Layers: rp.pt.Config.Layers, DModel: rp.pt.Config.DModel}
 	if err := rp.t0(); err != nil {
 		return err
 	}
@@ -219,7 +251,7 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 	if err := srppo.WriteJSON(filepath.Join(rp.out, "tables.json"), rp.tables); err != nil {
 		return err
 	}
-	md := rp.markdown()
+	md := renderTables(&rp.tables)
 	if err := datasets.WriteFileAtomic(filepath.Join(rp.out, "tables.md"), []byte(md)); err != nil {
 		return err
 	}
@@ -228,7 +260,15 @@ func (rp *reproduction) run(data, preset string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := rp.writeResults(rp.out, figures); err != nil {
+	rp.tables.Figures = nil
+	for _, f := range figures {
+		rp.tables.Figures = append(rp.tables.Figures, figureRel(f))
+	}
+	rp.tables.LengthFits = rp.lengthFits()
+	if err := srppo.WriteJSON(filepath.Join(rp.out, "tables.json"), rp.tables); err != nil {
+		return err
+	}
+	if err := rp.writeResults(rp.out); err != nil {
 		return err
 	}
 	if rp.publish != "" {
@@ -621,7 +661,7 @@ func (rp *reproduction) forN(n int) error {
 			rp.tables.T4 = append(rp.tables.T4, row)
 		}
 	}
-	fmt.Fprint(rp.log, "\n"+rp.markdown())
+	fmt.Fprint(rp.log, "\n"+renderTables(&rp.tables))
 	return nil
 }
 
@@ -699,11 +739,11 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// markdown renders every table filled so far.
-func (rp *reproduction) markdown() string {
+// renderTables renders every table filled so far.
+func renderTables(tb *tables) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# SRPPO reproduction (%s)\n\nCommand: `%s`. Base model: %s. Cells are mean ± sd over %d seed(s).\n\n", rp.tables.Command, rp.tables.Command, rp.baseNote, rp.b.Seeds)
-	if t0 := rp.tables.T0; t0 != nil {
+	fmt.Fprintf(&b, "# SRPPO reproduction (%s)\n\nCommand: `%s`. Base model: %s. Cells are mean ± sd over %d seed(s).\n\n", tb.Command, tb.Command, tb.BaseNote, tb.Budget.Seeds)
+	if t0 := tb.T0; t0 != nil {
 		b.WriteString("## T0 — base-model probe\n\n| split | chat EM | doc EM |\n|---|---|---|\n")
 		for _, g := range t0.Chat.BySplit {
 			doc := "–"
@@ -721,8 +761,8 @@ func (rp *reproduction) markdown() string {
 	for _, t := range []struct {
 		title string
 		rows  []tableRow
-	}{{"T1 — main results", rp.tables.T1}, {"T2 — length dynamics", rp.tables.T2}, {"T3 — reward diagnostics before PPO", rp.tables.T3},
-		{"T4 — prompt overlap (SRPPO-eos)", rp.tables.T4}, {"T5 — reward ablation", rp.tables.T5}} {
+	}{{"T1 — main results", tb.T1}, {"T2 — length dynamics", tb.T2}, {"T3 — reward diagnostics before PPO", tb.T3},
+		{"T4 — prompt overlap (SRPPO-eos)", tb.T4}, {"T5 — reward ablation", tb.T5}} {
 		if len(t.rows) == 0 {
 			continue
 		}

@@ -255,52 +255,65 @@ func nanToZero(x float64) float64 {
 	return x
 }
 
-// lengthDiscussion reads T2 and the last rollouts of seed 1: how far each placement moved the
-// mean rollout length, against the zero-reward control, and how the coherent reward grows with
-// length.
-func (rp *reproduction) lengthDiscussion() string {
-	first, last := rp.b.T2At[0], rp.b.T2At[len(rp.b.T2At)-1]
+// lengthFits fits coherent reward against response length in the last rollout of the seed-1
+// eos and token runs at the T2 N (the length discussion quotes them).
+func (rp *reproduction) lengthFits() []lengthFit {
+	var fits []lengthFit
+	res := rp.results[rp.b.T2N]
+	if len(res) == 0 {
+		return nil
+	}
+	for _, mode := range []string{srppo.PlaceEOS, srppo.PlaceToken} {
+		dir, ok := res[0].dirs[mode]
+		if !ok {
+			continue
+		}
+		r, _, err := lastRollout(dir)
+		if err != nil || r == nil {
+			continue
+		}
+		lengths, rewards, err := plotting.RewardLengthFromRollout(r)
+		if err != nil {
+			continue
+		}
+		if slope, _, corr, err := plotting.LinearFit(lengths, rewards); err == nil {
+			fits = append(fits, lengthFit{Mode: mode, Slope: slope, Corr: corr})
+		}
+	}
+	return fits
+}
+
+// lengthDiscussion reads T2 and the reward-length fits of seed 1: how far each placement moved
+// the mean rollout length, against the zero-reward control, and how the coherent reward grows
+// with length.
+func lengthDiscussion(t *tables) string {
+	bd := t.Budget
+	first, last := bd.T2At[0], bd.T2At[len(bd.T2At)-1]
 	var parts []string
 	control := math.NaN()
-	for _, r := range rp.tables.T2 {
+	for _, r := range t.T2 {
 		l0, l1, pct := lengthChange(r, first, last)
 		parts = append(parts, fmt.Sprintf("%s %.2f → %.2f (%+.0f %%)", r.Name, l0, l1, pct))
 		if r.Name == srppo.PlaceZero {
 			control = pct
 		}
 	}
-	s := fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations %d → %d, %d-seed means): %s.", rp.b.T2N, first, last, rp.b.Seeds, strings.Join(parts, "; "))
+	s := fmt.Sprintf("Length (T2, N = %d, mean rollout length at iterations %d → %d, %d-seed means): %s.", bd.T2N, first, last, bd.Seeds, strings.Join(parts, "; "))
 	if !math.IsNaN(control) {
 		s += fmt.Sprintf(" The zero-reward control (KL penalty only) moves it %+.0f %%: changes of that size are the noise of rollout length between iterations, not an effect of the reward.", control)
 	}
-	if res := rp.results[rp.b.T2N]; len(res) > 0 {
-		var fits []string
-		allPositive := true
-		for _, mode := range []string{srppo.PlaceEOS, srppo.PlaceToken} {
-			dir, ok := res[0].dirs[mode]
-			if !ok {
-				continue
-			}
-			r, _, err := lastRollout(dir)
-			if err != nil || r == nil {
-				continue
-			}
-			lengths, rewards, err := plotting.RewardLengthFromRollout(r)
-			if err != nil {
-				continue
-			}
-			if slope, _, corr, err := plotting.LinearFit(lengths, rewards); err == nil {
-				fits = append(fits, fmt.Sprintf("%s %+.2f nats per token (correlation %.2f)", mode, slope, corr))
-				allPositive = allPositive && slope > 0
-			}
-		}
-		switch {
-		case len(fits) > 0 && allPositive:
-			s += " In the last rollout (seed 1) the coherent reward r = ΣΔ_t grows with response length — " + strings.Join(fits, ", ") +
-				": extra tokens have Δ_t > 0 on average (π_pt finds them less likely than π_sft does), so even the whole reward at <eos> pays for length; a per-token placement pays for it at every step."
-		case len(fits) > 0:
-			s += " Coherent reward against response length in the last rollout (seed 1): " + strings.Join(fits, ", ") + "."
-		}
+	var fits []string
+	allPositive := true
+	for _, f := range t.LengthFits {
+		fits = append(fits, fmt.Sprintf("%s %+.2f nats per token (correlation %.2f)", f.Mode, f.Slope, f.Corr))
+		allPositive = allPositive && f.Slope > 0
+	}
+	switch {
+	case len(fits) > 0 && allPositive:
+		s += " In the last rollout (seed 1) the coherent reward r = ΣΔ_t grows with response length — " + strings.Join(fits, ", ") +
+			": extra tokens have Δ_t > 0 on average (π_pt finds them less likely than π_sft does), so even the whole reward at <eos> pays for length; a per-token placement pays for it at every step."
+	case len(fits) > 0:
+		s += " Coherent reward against response length in the last rollout (seed 1): " + strings.Join(fits, ", ") + "."
 	}
 	return s
 }
@@ -331,6 +344,7 @@ func (rp *reproduction) recordInvocation() error {
 	}
 	inv := invocation{Started: rp.started.UTC().Format(time.RFC3339), Command: rp.tables.Command, Build: buildStamp(), Resumed: rp.previousTotal > 0 || len(rp.tables.Seconds) > 0}
 	rp.invocations = append(rp.invocations, inv)
+	rp.tables.Invocations = rp.invocations
 	line, err := json.Marshal(inv)
 	if err != nil {
 		return err
@@ -370,8 +384,8 @@ func buildStamp() string {
 
 // writeResults writes dir/RESULTS.md: how the run was made, the pre-registered criteria as
 // measured, a discussion derived from the numbers, the figures and every table.
-func (rp *reproduction) writeResults(dir string, figures []string) error {
-	return datasets.WriteFileAtomic(filepath.Join(dir, resultsFile), []byte(rp.resultsMarkdown(figuresDir, figures)))
+func (rp *reproduction) writeResults(dir string) error {
+	return datasets.WriteFileAtomic(filepath.Join(dir, resultsFile), []byte(renderResults(&rp.tables, figuresDir)))
 }
 
 // publishedNames are the file and figure folder a budget publishes: RESULTS.md and results/ for
@@ -404,31 +418,37 @@ func (rp *reproduction) publishResults(figures []string) error {
 			return err
 		}
 	}
+	// tables.json beside the figures records everything RESULTS.md says (the golden test
+	// re-renders the published ones from it).
+	if err := srppo.WriteJSON(filepath.Join(figDir, "tables.json"), rp.tables); err != nil {
+		return err
+	}
 	path := filepath.Join(rp.publish, name)
-	if err := datasets.WriteFileAtomic(path, []byte(rp.resultsMarkdown(figRel, figures))); err != nil {
+	if err := datasets.WriteFileAtomic(path, []byte(renderResults(&rp.tables, figRel))); err != nil {
 		return err
 	}
 	rp.logf("published %s and %d figures in %s", path, len(figures), figDir)
 	return nil
 }
 
-func (rp *reproduction) resultsMarkdown(figRel string, figures []string) string {
+// renderResults is RESULTS.md, rendered from what tables.json records alone; figRel is the
+// folder, relative to RESULTS.md, that holds the figures.
+func renderResults(t *tables, figRel string) string {
 	var b strings.Builder
-	bd := rp.b
-	t := rp.tables
+	bd := t.Budget
 	fmt.Fprintf(&b, "# Results: SRPPO at toy scale\n\n")
-	fmt.Fprintf(&b, "Generated by `%s` (%s); do not edit by hand — rerun the command, which reuses the stages cached under its `-out` directory. ", t.Command, buildStamp())
-	fmt.Fprintf(&b, "Base model: %s. Design: [docs/design.md](docs/design.md) §4, §6.\n\n", rp.baseNote)
+	fmt.Fprintf(&b, "Generated by `%s` (%s); do not edit by hand — rerun the command, which reuses the stages cached under its `-out` directory. ", t.Command, t.Build)
+	fmt.Fprintf(&b, "Base model: %s. Design: [docs/design.md](docs/design.md) §4, §6.\n\n", t.BaseNote)
 	b.WriteString("Invocations on the output directory (stages are computed by the first invocation that reaches them):\n\n")
-	if len(rp.invocations) > 0 && rp.invocations[0].Resumed {
+	if len(t.Invocations) > 0 && t.Invocations[0].Resumed {
 		b.WriteString("- earlier invocation(s) before invocations were recorded\n")
 	}
-	for _, inv := range rp.invocations {
+	for _, inv := range t.Invocations {
 		fmt.Fprintf(&b, "- %s `%s` (%s)\n", inv.Started, inv.Command, inv.Build)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "Budget: N ∈ %v, %d seed(s), %d PPO iterations per run of %d prompts × %d samples, greedy evaluation on %d items per split (%s), T3 on %d items per split with K = %d samples, SFT for %d epochs (at least %d steps).",
-		bd.Ns, bd.Seeds, bd.Iterations, bd.RolloutPrompt, rp.ppoConfig(srppo.PlaceEOS).Samples, bd.EvalPerSplit, strings.Join(rp.splits, ", "), bd.T3Items, bd.T3K, bd.SFTEpochs, bd.SFTMinSteps)
+		bd.Ns, bd.Seeds, bd.Iterations, bd.RolloutPrompt, t.Samples, bd.EvalPerSplit, strings.Join(t.Splits, ", "), bd.T3Items, bd.T3K, bd.SFTEpochs, bd.SFTMinSteps)
 	var stages float64
 	for k, v := range t.Seconds {
 		if k != "total" {
@@ -437,7 +457,7 @@ func (rp *reproduction) resultsMarkdown(figRel string, figures []string) string 
 	}
 	fmt.Fprintf(&b, " Wall time: %s in all invocations (%s in finished stages).\n\n", fmtDuration(t.Seconds["total"]), fmtDuration(stages))
 
-	a, bb := criterionA(t.T1, bd.Ns, rp.splits), criterionB(t.T2, bd.T2At)
+	a, bb := criterionA(t.T1, bd.Ns, t.Splits), criterionB(t.T2, bd.T2At)
 	b.WriteString("## Pre-registered criteria (design §6)\n\n")
 	fmt.Fprintf(&b, "**(a)** SRPPO-eos beats SFT by ≥ 5 EM points out of domain at N ≤ 64, within 2 points in domain, and the gap narrows at N = 1024: %s.\n\n", a.label())
 	for _, l := range a.Lines {
@@ -452,15 +472,15 @@ func (rp *reproduction) resultsMarkdown(figRel string, figures []string) string 
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
 	b.WriteString("\n## Discussion\n\n")
-	for _, p := range rp.discussion() {
+	for _, p := range discussion(t) {
 		b.WriteString(p + "\n\n")
 	}
 	b.WriteString("## Figures\n\n")
-	for _, f := range figures {
-		rel := filepath.ToSlash(figureRel(f))
+	for _, rel := range t.Figures {
+		rel = filepath.ToSlash(rel)
 		fmt.Fprintf(&b, "![%s](%s/%s)\n\n", strings.TrimSuffix(rel, filepath.Ext(rel)), figRel, rel)
 	}
-	b.WriteString(strings.Replace(rp.markdown(), "# SRPPO reproduction", "## Tables — SRPPO reproduction", 1))
+	b.WriteString(strings.Replace(renderTables(t), "# SRPPO reproduction", "## Tables — SRPPO reproduction", 1))
 	return b.String()
 }
 
@@ -470,12 +490,12 @@ func fmtDuration(seconds float64) string {
 
 // discussion states in words what the tables show: whether SRPPO helps over SFT, what T3 says
 // about the coherent reward, how the placements move length, and what PPO on the true reward does.
-func (rp *reproduction) discussion() []string {
+func discussion(t *tables) []string {
 	var out []string
-	t1 := rp.tables.T1
-	for _, n := range rp.b.Ns {
+	t1 := t.T1
+	for _, n := range t.Budget.Ns {
 		var parts []string
-		for _, s := range rp.splits {
+		for _, s := range t.Splits {
 			sft, eos := cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"), cellMean(t1, fmt.Sprintf("N=%d SRPPO-eos", n), s+" EM")
 			part := fmt.Sprintf("%s %.1f → %.1f", s, 100*sft, 100*eos)
 			if orc := cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM"); !math.IsNaN(orc) {
@@ -487,8 +507,8 @@ func (rp *reproduction) discussion() []string {
 	}
 	// Epoch selection: PPO starts from the epoch with the lowest held-out loss ("SFT"); say so
 	// when the last epoch ("SFT-long") is much better in domain.
-	for _, n := range rp.b.Ns {
-		id := rp.splits[0] + " EM"
+	for _, n := range t.Budget.Ns {
+		id := t.Splits[0] + " EM"
 		best, long := cellMean(t1, fmt.Sprintf("N=%d SFT", n), id), cellMean(t1, fmt.Sprintf("N=%d SFT-long", n), id)
 		if long-best >= 0.10 {
 			out = append(out, fmt.Sprintf("N = %d: the epoch with the lowest held-out loss (SFT, which PPO starts from) reaches %s %.1f while the last epoch (SFT-long) reaches %.1f, with mean answer length %.2f vs %.2f tokens: with this few demonstrations the held-out loss picks an under-trained model, and every PPO row at this N starts from it.",
@@ -496,9 +516,9 @@ func (rp *reproduction) discussion() []string {
 		}
 	}
 	// Does PPO work at all when the reward is right? oracle-PPO vs SFT out of domain.
-	for _, n := range rp.b.Ns {
+	for _, n := range t.Budget.Ns {
 		var gains []string
-		for _, s := range rp.splits[1:] {
+		for _, s := range t.Splits[1:] {
 			g := 100 * (cellMean(t1, fmt.Sprintf("N=%d oracle-PPO", n), s+" EM") - cellMean(t1, fmt.Sprintf("N=%d SFT", n), s+" EM"))
 			if !math.IsNaN(g) {
 				gains = append(gains, fmt.Sprintf("%s %+.1f", s, g))
@@ -512,7 +532,7 @@ func (rp *reproduction) discussion() []string {
 	// r rank a correct answer above a wrong one?
 	const tie = 0.005
 	var beats, ties, loses []string
-	for _, r := range rp.tables.T3 {
+	for _, r := range t.T3 {
 		if len(r.Order) < 4 {
 			continue
 		}
@@ -536,9 +556,9 @@ func (rp *reproduction) discussion() []string {
 	if len(beats) > 0 {
 		out = append(out, "Reranking by r beats pass@1 (signal PPO could distil) at "+strings.Join(beats, "; ")+".")
 	}
-	if len(rp.tables.T2) > 0 {
-		out = append(out, rp.lengthDiscussion())
+	if len(t.T2) > 0 {
+		out = append(out, lengthDiscussion(t))
 	}
-	out = append(out, fmt.Sprintf("Scale: a %d-layer d=%d model, %d PPO iterations per run (the design asks for 200) — short runs of a toy model; read the differences against the seed-to-seed sd.", rp.pt.Config.Layers, rp.pt.Config.DModel, rp.b.Iterations))
+	out = append(out, fmt.Sprintf("Scale: a %d-layer d=%d model, %d PPO iterations per run (the design asks for 200) — short runs of a toy model; read the differences against the seed-to-seed sd.", t.Model.Layers, t.Model.DModel, t.Budget.Iterations))
 	return out
 }
