@@ -12,6 +12,7 @@ import (
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
+	"github.com/gosrppo/gosrppo/study"
 )
 
 func init() {
@@ -95,7 +96,7 @@ func runPPO(args []string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := loadPromptPool(*promptsPath, *answers)
+	pool, err := study.LoadPromptPool(*promptsPath, *answers)
 	if err != nil {
 		return err
 	}
@@ -136,38 +137,6 @@ func runPPO(args []string) error {
 	}
 	fmt.Printf("policy written to %s; evaluate it with: srppo eval -model %s -data %s\n", filepath.Join(*out, srppo.ModelSubdir), *out, dataDir)
 	return nil
-}
-
-// loadPromptPool reads prompts.jsonl and attaches gold answers where known: from -answers, or,
-// for a built-in world (world.json beside the prompts), from the world's own operations.
-func loadPromptPool(path, answersPath string) ([]srppo.PromptSource, error) {
-	prompts, err := datasets.LoadPrompts(path)
-	if err != nil {
-		return nil, err
-	}
-	gold := map[string]string{}
-	if answersPath != "" {
-		items, err := datasets.LoadEval(answersPath)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			gold[it.Prompt] = it.Answer
-		}
-	}
-	_, worldErr := os.Stat(filepath.Join(filepath.Dir(path), datasets.WorldFile))
-	pool := make([]srppo.PromptSource, len(prompts))
-	for i, p := range prompts {
-		ans, ok := p.Answer, p.Answer != ""
-		if !ok {
-			ans, ok = gold[p.Prompt]
-		}
-		if !ok && worldErr == nil {
-			ans, _ = datasets.AnswerPrompt(p.Prompt)
-		}
-		pool[i] = srppo.PromptSource{Prompt: p.Prompt, Split: p.Split, Answer: ans}
-	}
-	return pool, nil
 }
 
 func formatEM(em map[string]float64) string {

@@ -1,4 +1,4 @@
-package main
+package study
 
 import (
 	"encoding/json"
@@ -14,14 +14,14 @@ import (
 // itself must survive a decode/encode round trip unchanged: moving or refactoring the renderer
 // may not change what a published study says.
 func TestPublishedResultsGolden(t *testing.T) {
-	root := filepath.Join("..", "..")
+	root := ".."
 	for _, budget := range []string{"grid", "length"} {
-		file, figDir := publishedNames(budget)
+		file, figDir := PublishedNames(budget)
 		raw, err := os.ReadFile(filepath.Join(root, figDir, "tables.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var tb tables
+		var tb Tables
 		if err := json.Unmarshal(raw, &tb); err != nil {
 			t.Fatalf("%s/tables.json: %v", figDir, err)
 		}
@@ -36,7 +36,7 @@ func TestPublishedResultsGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := renderResults(&tb, figDir); got != string(want) {
+		if got := RenderResults(&tb, figDir); got != string(want) {
 			t.Errorf("%s re-rendered from %s/tables.json differs:\n%s", file, figDir, firstDiff(got, string(want)))
 		}
 	}
