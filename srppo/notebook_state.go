@@ -330,7 +330,7 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 		return nil, nil, err
 	}
 	dir := nb.SFTDir(n)
-	logPath := filepath.Join(dir, "sft.json")
+	logPath := filepath.Join(dir, SFTLogFile)
 	if _, err := os.Stat(logPath); err == nil {
 		var log TrainLog
 		if err := readJSON(logPath, &log); err != nil {

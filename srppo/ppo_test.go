@@ -428,3 +428,25 @@ func TestScoreIndependentOfBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRewards checks r_t = −β·KL_t + placement(Δ)_t by hand: β = 0.1, KL = (1, −2, 0.5),
+// eos placement of Δ = (0.2, 0.3, 0.5) puts 1.0 on the last token.
+func TestTokenRewards(t *testing.T) {
+	placed := PlaceEOSReward([]float32{0.2, 0.3, 0.5})
+	got := TokenRewards([]float32{1, -2, 0.5}, placed, 0.1)
+	want := []float64{-0.1, 0.2, 0.95}
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > 1e-6 {
+			t.Errorf("r_%d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestUpdateGraphInputs: the named inputs of the update graphs follow the batch tensors in the
+// order Update passes them (batch, mask, old, target, learning rate).
+func TestUpdateGraphInputs(t *testing.T) {
+	bt := &Batch{B: 1, T: 1, Tokens: []int32{0}, Targets: []int32{0}, Positions: []int32{0}, Segments: []int32{0}}
+	if n := len(batchInputs(bt)); n != inMask || inOldLogp != inMask+1 || inAdvantages != inMask+2 || inLR != inMask+3 || inOldValues != inOldLogp || inReturns != inAdvantages {
+		t.Errorf("batch has %d tensors; inputs mask %d, old %d/%d, target %d/%d, lr %d", n, inMask, inOldLogp, inOldValues, inAdvantages, inReturns, inLR)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/internal/atomicfile"
 	"github.com/gosrppo/gosrppo/plotting"
 	"github.com/gosrppo/gosrppo/srppo"
 )
@@ -168,7 +168,7 @@ func (s *Study) publish(figures []string) error {
 		return err
 	}
 	path := filepath.Join(s.ws.Publish, name)
-	if err := datasets.WriteFileAtomic(path, []byte(RenderResults(&s.tables, figRel))); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(RenderResults(&s.tables, figRel))); err != nil {
 		return err
 	}
 	s.logf("published %s and %d figures in %s", path, len(figures), figDir)

@@ -103,9 +103,9 @@ func (p *FigureWriter) runDir(dir string, compare []string, iters []int, rows in
 	if !st.IsDir() {
 		return fmt.Errorf("-run %s: not a directory (for an eval report use -report)", dir)
 	}
-	isPPO := exists(filepath.Join(dir, "metrics.jsonl"))
+	isPPO := exists(filepath.Join(dir, srppo.MetricsFile))
 	var trainFiles []string
-	for _, name := range []string{"pretrain.json", "sft.json"} {
+	for _, name := range []string{srppo.PretrainLogFile, srppo.SFTLogFile} {
 		if exists(filepath.Join(dir, name)) {
 			trainFiles = append(trainFiles, filepath.Join(dir, name))
 		}
@@ -135,7 +135,7 @@ func (p *FigureWriter) runDir(dir string, compare []string, iters []int, rows in
 
 // readRunMetrics reads DIR/metrics.jsonl and checks that it holds srppo.Metrics records.
 func readRunMetrics(dir string) ([]srppo.Metrics, error) {
-	path := filepath.Join(dir, "metrics.jsonl")
+	path := filepath.Join(dir, srppo.MetricsFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -165,8 +165,8 @@ func readRunMetrics(dir string) ([]srppo.Metrics, error) {
 
 // runMode is the placement mode in DIR/checkpoint/state.json ("" when unknown).
 func runMode(dir string) string {
-	for _, ck := range []string{"checkpoint", "checkpoint.prev"} {
-		data, err := os.ReadFile(filepath.Join(dir, ck, "state.json"))
+	for _, ck := range []string{srppo.CheckpointDir, srppo.CheckpointDir + ".prev"} {
+		data, err := os.ReadFile(filepath.Join(dir, ck, srppo.StateFile))
 		if err != nil {
 			continue
 		}
@@ -330,7 +330,7 @@ func (p *FigureWriter) ppo(dirs []string, iters []int, rows int) error {
 	if err != nil {
 		return err
 	}
-	comps := filepath.Join(dirs[0], "completions.jsonl")
+	comps := filepath.Join(dirs[0], srppo.CompletionsFile)
 	switch {
 	case exists(comps):
 		p.write("reward_vs_length", func(f plotting.Format) ([]byte, error) {
@@ -371,7 +371,7 @@ func (p *FigureWriter) ppo(dirs []string, iters []int, rows int) error {
 
 	if rollout == nil {
 		p.skip("token_rewards", fmt.Sprintf("no saved rollout (%s or %s)",
-			filepath.Join(dirs[0], "rollout.json"), filepath.Join(dirs[0], "rollouts", "*.json")))
+			filepath.Join(dirs[0], srppo.RolloutFile), filepath.Join(dirs[0], srppo.RolloutsDir, "*.json")))
 		return nil
 	}
 	p.write("token_rewards", func(f plotting.Format) ([]byte, error) {
@@ -390,9 +390,9 @@ func (p *FigureWriter) ppo(dirs []string, iters []int, rows int) error {
 // lastRollout loads DIR/rollout.json, or else the last of DIR/rollouts/*.json (by the number
 // in the file name, then by name); it returns nil when there is none.
 func lastRollout(dir string) (*srppo.Rollout, string, error) {
-	path := filepath.Join(dir, "rollout.json")
+	path := filepath.Join(dir, srppo.RolloutFile)
 	if !exists(path) {
-		files, _ := filepath.Glob(filepath.Join(dir, "rollouts", "*.json"))
+		files, _ := filepath.Glob(filepath.Join(dir, srppo.RolloutsDir, "*.json"))
 		if len(files) == 0 {
 			return nil, "", nil
 		}
@@ -503,7 +503,7 @@ func (p *FigureWriter) overfitting(path, name string) error {
 		return fmt.Errorf("%s has no loss curve (\"result\": {\"curve\": [...]}) — is it written by srppo pretrain or sft?", path)
 	}
 	title := "Pretraining π_pt: loss per epoch"
-	if filepath.Base(path) == "sft.json" {
+	if filepath.Base(path) == srppo.SFTLogFile {
 		title = "SFT π_sft: loss per epoch"
 		if doc.Demos > 0 {
 			title = fmt.Sprintf("SFT π_sft on %d demos: loss per epoch", doc.Demos)

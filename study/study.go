@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/internal/atomicfile"
 	"github.com/gosrppo/gosrppo/plotting"
 	"github.com/gosrppo/gosrppo/srppo"
 )
@@ -735,7 +736,7 @@ func (s *Study) ppoConfig(mode string) srppo.PPOConfig {
 func (s *Study) Finish() error {
 	s.tables.Seconds["total"] = s.previousTotal + time.Since(s.started).Seconds()
 	md := FormatTables(&s.tables)
-	if err := datasets.WriteFileAtomic(filepath.Join(s.ws.Dir, TablesMDFile), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, TablesMDFile), []byte(md)); err != nil {
 		return err
 	}
 	fmt.Fprint(s.log(), "\n"+md)
@@ -751,7 +752,7 @@ func (s *Study) Finish() error {
 	if err := srppo.WriteJSON(filepath.Join(s.ws.Dir, TablesFile), s.tables); err != nil {
 		return err
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(s.ws.Dir, ResultsFile), []byte(RenderResults(&s.tables, FiguresDir))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, ResultsFile), []byte(RenderResults(&s.tables, FiguresDir))); err != nil {
 		return err
 	}
 	if s.ws.Publish != "" {

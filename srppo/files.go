@@ -1,0 +1,14 @@
+package srppo
+
+// The files of a run directory, in one place: a PPO run (NewPPORun, PPOSteps) and the output
+// directories of the pretrain and SFT commands. Checkpoint contents are named in checkpoint.go
+// (ConfigFile, WeightsFile, StateFile, …).
+const (
+	MetricsFile     = "metrics.jsonl"     // one Metrics record per PPO iteration
+	CompletionsFile = "completions.jsonl" // every response of every PPO iteration
+	RolloutFile     = "rollout.json"      // the last rollout with every stage's per-token values
+	RolloutsDir     = "rollouts"          // earlier rollouts kept by iteration
+	CheckpointDir   = "checkpoint"        // the policy, the critic and StateFile of a PPO run
+	PretrainLogFile = "pretrain.json"     // `srppo pretrain`'s loss curve
+	SFTLogFile      = "sft.json"          // an SFT run's overfitting curve
+)
