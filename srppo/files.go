@@ -1,5 +1,13 @@
 package srppo
 
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/gosrppo/gosrppo/internal/atomicfile"
+)
+
 // The files of a run directory, in one place: a PPO run (NewPPORun, PPOSteps) and the output
 // directories of the pretrain and SFT commands. Checkpoint contents are named in checkpoint.go
 // (ConfigFile, WeightsFile, StateFile, …).
@@ -12,3 +20,15 @@ const (
 	PretrainLogFile = "pretrain.json"     // `srppo pretrain`'s loss curve
 	SFTLogFile      = "sft.json"          // an SFT run's overfitting curve
 )
+
+// WriteJSON writes v as indented JSON to path atomically, creating the directory.
+func WriteJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'))
+}

@@ -76,3 +76,13 @@ func (s *Study) Build() error {
 func (s *Study) Figure(rel string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(s.ws.Dir, FiguresDir, rel))
 }
+
+// NewNotebookWith is the setup call of notebooks 01–04: it selects the backend (see SetBackend)
+// and returns their shared state, small (full = false, what CI executes) or at the design's
+// sizes.
+func NewNotebookWith(full bool, backend string) (*Notebook, error) {
+	if err := SetBackend(backend); err != nil {
+		return nil, err
+	}
+	return NewNotebook(full), nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
+	"github.com/gosrppo/gosrppo/study"
 )
 
 func init() {
@@ -84,7 +85,7 @@ func loadModelForData(model, data string, context int) (*srppo.LM, error) {
 
 // printReport prints the per-split table and, where items carry operations and lengths, EM by
 // operation × length.
-func printReport(rep *srppo.EvalReport) { fmt.Print("\n" + srppo.FormatEval(rep, true)) }
+func printReport(rep *srppo.EvalReport) { fmt.Print("\n" + study.FormatEval(rep, true)) }
 
 // probeT0 runs table T0 on DATA/eval.jsonl when it exists: document-format EM by operation and
 // length, and chat-format zero-shot EM by split; it prints both and writes OUT/t0.json.
