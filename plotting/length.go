@@ -199,7 +199,7 @@ func MeanLengthCurves(title, ylabel string, runs []MeanSD, f Format, opts ...Opt
 	if len(runs) > 3 {
 		alpha = 0.12
 	}
-	ints := true
+	ints, anySD := true, false
 	for i, r := range runs {
 		what := fmt.Sprintf("mean curves: run %d (%q)", i, r.Name)
 		if len(r.X) == 0 {
@@ -225,6 +225,7 @@ func MeanLengthCurves(title, ylabel string, runs []MeanSD, f Format, opts ...Opt
 				return nil, fmt.Errorf("plotting: %s SD: negative value %v at index %d", what, r.SD[k], k)
 			}
 			lo[k], hi[k] = r.Mean[k]-r.SD[k], r.Mean[k]+r.SD[k]
+			anySD = anySD || r.SD[k] > 0
 		}
 		p.Add(band{x: r.X, lo: lo, hi: hi, fill: withAlpha(seriesColor(i), alpha)})
 		th := addSeries(p, i, r.X, r.Mean)
@@ -234,7 +235,10 @@ func MeanLengthCurves(title, ylabel string, runs []MeanSD, f Format, opts ...Opt
 	if ints {
 		p.X.Tick.Marker = intTicks{n: 10}
 	}
-	fig.legend = append(fig.legend, legendEntry{"line: mean, band: ± 1 sd", boxThumb{color.Gray{Y: 0xD0}}})
+	// The band's legend entry only when some band has a width: with one seed there is no sd.
+	if anySD {
+		fig.legend = append(fig.legend, legendEntry{"line: mean, band: ± 1 sd", boxThumb{color.Gray{Y: 0xD0}}})
+	}
 	return fig.render(f, opts)
 }
 

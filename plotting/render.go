@@ -47,7 +47,12 @@ type options struct {
 	size       Size
 	dpi        int
 	embedFonts bool
+	title      string
 }
+
+// WithTitle replaces the figure's default title (TokenRewards draws more than Δ_t when its views
+// carry other rows, e.g. advantages).
+func WithTitle(title string) Option { return func(o *options) { o.title = title } }
 
 // WithSize overrides the figure size; a zero W or H keeps the default for
 // that dimension. The panels shrink or grow to fill the size given.

@@ -32,3 +32,6 @@ func WriteJSON(path string, v any) error {
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'))
 }
+
+// ReadJSON decodes the JSON file at path into v, naming the file in a decoding error.
+func ReadJSON(path string, v any) error { return readJSON(path, v) }

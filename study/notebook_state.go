@@ -124,7 +124,7 @@ type notebookWorld struct {
 func (nb *Notebook) EnsureWorld() error {
 	path := filepath.Join(nb.DataDir(), datasets.WorldFile)
 	var have notebookWorld
-	err := readJSON(path, &have)
+	err := srppo.ReadJSON(path, &have)
 	switch {
 	case err == nil:
 		if have.Seed != nb.Seed || !reflect.DeepEqual(have.World, nb.World) {
@@ -295,7 +295,7 @@ func (nb *Notebook) train(m *srppo.LM, train, held []srppo.Sequence, tc srppo.Tr
 // BaseLog reads the loss log of π_pt written by EnsureBase.
 func (nb *Notebook) BaseLog() (*TrainLog, error) {
 	var log TrainLog
-	if err := readJSON(filepath.Join(nb.BaseDir(), "log.json"), &log); err != nil {
+	if err := srppo.ReadJSON(filepath.Join(nb.BaseDir(), "log.json"), &log); err != nil {
 		return nil, err
 	}
 	return &log, nil
@@ -316,7 +316,7 @@ func (nb *Notebook) EnsureSFT(n int) (*srppo.LM, *TrainLog, error) {
 	logPath := filepath.Join(dir, srppo.SFTLogFile)
 	if _, err := os.Stat(logPath); err == nil {
 		var log TrainLog
-		if err := readJSON(logPath, &log); err != nil {
+		if err := srppo.ReadJSON(logPath, &log); err != nil {
 			return nil, nil, err
 		}
 		m, err := srppo.LoadModel(filepath.Join(dir, srppo.ModelSubdir), &pt.Config, pt.Tokenizer)
@@ -457,16 +457,4 @@ func (nb *Notebook) RunPPO(run *srppo.PPORun, iterations int) ([]srppo.Metrics, 
 		}
 	}
 	return srppo.ReadMetrics(run.Dir)
-}
-
-// readJSON decodes the JSON file at path into v, naming the file in a decoding error.
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
 }

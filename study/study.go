@@ -752,7 +752,7 @@ func (s *Study) Finish() error {
 	if err := srppo.WriteJSON(filepath.Join(s.ws.Dir, TablesFile), s.tables); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, ResultsFile), []byte(RenderResults(&s.tables, FiguresDir))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, ResultsFile), []byte(RenderResults(&s.tables, FiguresDir, DesignLink(s.ws.Dir)))); err != nil {
 		return err
 	}
 	if s.ws.Publish != "" {

@@ -214,8 +214,9 @@ func FormatTables(tb *Tables) string {
 	for _, t := range []struct {
 		title string
 		rows  []Row
-	}{{"T1 — main results", tb.T1}, {"T2 — length dynamics", tb.T2}, {"T3 — reward diagnostics before PPO", tb.T3},
-		{"T4 — prompt overlap (SRPPO-eos)", tb.T4}, {"T5 — reward ablation", tb.T5}} {
+		note  string
+	}{{"T1 — main results", tb.T1, ""}, {"T2 — length dynamics", tb.T2, klNote}, {"T3 — reward diagnostics before PPO", tb.T3, ""},
+		{"T4 — prompt overlap (SRPPO-eos)", tb.T4, ""}, {"T5 — reward ablation", tb.T5, klNote}} {
 		if len(t.rows) == 0 {
 			continue
 		}
@@ -229,21 +230,32 @@ func FormatTables(tb *Tables) string {
 			fmt.Fprintf(&b, "| %s |", r.Name)
 			for _, c := range cols {
 				v := r.Cells[c]
+				// Percentages get one decimal, rates and lengths three.
+				f := "%.3f"
+				if strings.Contains(c, "%") {
+					f = "%.1f"
+				}
 				switch {
 				case math.IsNaN(float64(v.Mean)):
 					b.WriteString(" – |")
 				case v.N > 1:
-					fmt.Fprintf(&b, " %.3f ± %.3f |", v.Mean, v.SD)
+					fmt.Fprintf(&b, " "+f+" ± "+f+" |", v.Mean, v.SD)
 				default:
-					fmt.Fprintf(&b, " %.3f |", v.Mean)
+					fmt.Fprintf(&b, " "+f+" |", v.Mean)
 				}
 			}
 			b.WriteString("\n")
 		}
 		b.WriteString("\n")
+		if t.note != "" {
+			b.WriteString(t.note + "\n\n")
+		}
 	}
 	return b.String()
 }
+
+// klNote says what T2's KL column is.
+const klNote = "KL is the mean over responses of Σ_t KL_t to π_ref = π_sft at the last iteration, with the k1 estimator (log π_θ − log π_ref on the sampled tokens): unbiased, but a batch mean can be slightly negative; values near 0 mean the policy is still close to π_sft."
 
 // seedsNote says what a cell is: a mean ± sd with several seeds, one seed's value otherwise.
 func seedsNote(seeds int) string {
