@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -678,5 +679,26 @@ func TestTokenRewardsTitleAndShadeFloor(t *testing.T) {
 	}
 	if c := diverging(1e-7, math.Max(1e-7, shadeFloor)); c.R < 0xF0 || c.G < 0xF0 || c.B < 0xF0 {
 		t.Errorf("a 1e-7 KL cell is shaded %v against the floor, want near white", c)
+	}
+}
+
+// TestStyleSlots: a method keeps its style slot whatever the figure and its order — its name,
+// its T1 label or one of its run names — and other series take the free slots.
+func TestStyleSlots(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		want  []int
+	}{
+		{[]string{"SRPPO-eos", "SRPPO-token", "oracle-PPO"}, []int{0, 1, 2}},
+		{[]string{"token", "eos"}, []int{1, 0}},
+		{[]string{"token-N64-s1", "eos-N64-s1 (eos)"}, []int{1, 0}},
+		{[]string{"token_lambda1-N64-s1", "token_whitened-N16-s2", "zero"}, []int{9, 10, 6}},
+		{[]string{"token_lambda=1-N64-s1", "token λ=1"}, []int{9, 0}},
+		{[]string{"train", "eos", "held-out"}, []int{1, 0, 2}},
+		{[]string{"SFT", "SFT-long", "PT zero-shot", "pool: new id"}, []int{3, 4, 5, 0}},
+	} {
+		if got := styleSlots(tc.names); !slices.Equal(got, tc.want) {
+			t.Errorf("styleSlots(%q) = %v, want %v", tc.names, got, tc.want)
+		}
 	}
 }

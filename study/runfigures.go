@@ -274,16 +274,24 @@ func (p *FigureWriter) ppo(dirs []string, iters []int, rows int) error {
 		runs[i] = plotting.RunMetrics{Name: name, Metrics: ms}
 	}
 	lead := runs[0]
-	first, last := lead.Metrics[0].Iteration, lead.Metrics[len(lead.Metrics)-1].Iteration
 
-	p.write("dashboard", func(f plotting.Format) ([]byte, error) {
-		d, notes, err := plotting.DashboardFromMetrics(lead.Metrics)
-		p.notes(notes)
-		if err != nil {
-			return nil, err
+	// One dashboard per run: dashboard for the first, dashboard_2, … for the compared runs, so a
+	// comparison (token vs eos) shows every run's panels, not only the first one's.
+	for i, run := range runs {
+		name := "dashboard"
+		if i > 0 {
+			name = fmt.Sprintf("dashboard_%d", i+1)
 		}
-		return plotting.PPODashboard(fmt.Sprintf("PPO dashboard: %s, iterations %d–%d", lead.Name, first, last), d, f)
-	})
+		p.write(name, func(f plotting.Format) ([]byte, error) {
+			d, notes, err := plotting.DashboardFromMetrics(run.Metrics)
+			p.notes(notes)
+			if err != nil {
+				return nil, err
+			}
+			a, b := run.Metrics[0].Iteration, run.Metrics[len(run.Metrics)-1].Iteration
+			return plotting.PPODashboard(fmt.Sprintf("PPO dashboard: %s, iterations %d–%d", run.Name, a, b), d, f)
+		})
+	}
 	p.write("curves", func(f plotting.Format) ([]byte, error) {
 		panels, notes, err := plotting.CurvesFromMetrics(runs)
 		p.notes(notes)

@@ -23,7 +23,7 @@ Write every figure of a finished run directory, or of eval reports, and print ea
 written. The kind of input is found from the files present:
 
   PPO run (DIR/metrics.jsonl, from 'srppo ppo'):
-    dashboard.png         the per-iteration panels: reward, KL, length, EOS %, truncated %,
+    dashboard.png         the per-iteration panels (dashboard_2.png, … for the -compare runs): reward, KL, length, EOS %, truncated %,
                           entropy, clip fraction, approx-KL, value loss, explained variance
     curves.png            the same and mean Δ (content vs <eos>), rollout and eval EM; one
                           line per run with -compare

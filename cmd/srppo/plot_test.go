@@ -230,7 +230,7 @@ func TestPlotPPORun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plot: %v\n%s", err, output)
 	}
-	checkPNGs(t, out, output, "dashboard", "curves", "lengths", "mean_length", "reward_vs_length", "token_rewards")
+	checkPNGs(t, out, output, "dashboard", "dashboard_2", "curves", "lengths", "mean_length", "reward_vs_length", "token_rewards")
 	for _, want := range []string{
 		"no run has iteration 200 (runs have 0–40); skipped", // an iteration no run has
 		"explained var. is undefined at 1 of 41 iterations (3) and is left out",
