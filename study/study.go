@@ -102,6 +102,7 @@ func Reproduce(ctx context.Context, ws Workspace, b Budget) (*Tables, error) {
 	if err := s.Finish(); err != nil {
 		return nil, err
 	}
+	fmt.Fprint(s.log(), "\n"+FormatTables(&s.tables))
 	return &s.tables, nil
 }
 
@@ -362,17 +363,17 @@ func (s *Study) T0() error {
 			return err
 		}
 		t0 = *res
+		if t0.Doc != nil {
+			s.logf("T0: chat EM %.3f, document-format EM at in-range lengths %.3f", t0.Chat.Overall.EM, t0.DocInRangeEM)
+		} else {
+			s.logf("T0: chat EM %.3f; document-format probe skipped (it needs the built-in world's `=`/`;` templates)", t0.Chat.Overall.EM)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.tables.T0 = &t0
-	if t0.Doc != nil {
-		s.logf("T0: chat EM %.3f, document-format EM at in-range lengths %.3f", t0.Chat.Overall.EM, t0.DocInRangeEM)
-	} else {
-		s.logf("T0: chat EM %.3f; document-format probe skipped (it needs the built-in world's `=`/`;` templates)", t0.Chat.Overall.EM)
-	}
 	return nil
 }
 
@@ -732,14 +733,12 @@ func (s *Study) ppoConfig(mode string) srppo.PPOConfig {
 }
 
 // Finish writes tables.json and tables.md, the figures and RESULTS.md (and publishes them when
-// the workspace says so), and prints the tables once.
+// the workspace says so). Reproduce then prints the tables, once.
 func (s *Study) Finish() error {
 	s.tables.Seconds["total"] = s.previousTotal + time.Since(s.started).Seconds()
-	md := FormatTables(&s.tables)
-	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, TablesMDFile), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, TablesMDFile), []byte(FormatTables(&s.tables))); err != nil {
 		return err
 	}
-	fmt.Fprint(s.log(), "\n"+md)
 	figures, err := s.Figures(filepath.Join(s.ws.Dir, FiguresDir))
 	if err != nil {
 		return err
