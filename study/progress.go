@@ -3,6 +3,7 @@ package study
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,17 +53,20 @@ func (s *Study) Plan() []Stage {
 }
 
 // progress counts the study's stages and prints, when a stage starts computing, how many are
-// done and an estimate of the time left (the mean time of the stages computed so far).
+// done and an estimate of the time left: each stage left is expected to take the mean time of
+// the computed stages of its kind (sft, ppo, eval, t3, …), or of all computed stages when none of
+// its kind has run yet — an SFT stage must not make every quick evaluation look like minutes.
 type progress struct {
 	s        *Study
-	total    int
+	plan     []Stage
 	done     map[string]bool
 	computed int
 	seconds  float64
+	byKind   map[string][2]float64 // kind → (seconds, count)
 }
 
 func newProgress(s *Study, plan []Stage) *progress {
-	p := &progress{s: s, total: len(plan), done: map[string]bool{}}
+	p := &progress{s: s, plan: plan, done: map[string]bool{}, byKind: map[string][2]float64{}}
 	for _, st := range plan {
 		if s.StageDone(st.Key) {
 			p.done[st.Key] = true
@@ -71,17 +75,35 @@ func newProgress(s *Study, plan []Stage) *progress {
 	return p
 }
 
+// stageKind is a stage key's kind: what precedes its first '-' ("eval-ppo-…" is "eval").
+func stageKind(key string) string {
+	kind, _, _ := strings.Cut(key, "-")
+	return kind
+}
+
 func (p *progress) begin(key string) {
 	eta := "ETA after the first stage"
 	if p.computed > 0 {
-		left := p.total - len(p.done)
-		eta = "ETA " + (time.Duration(p.seconds/float64(p.computed)*float64(left)) * time.Second).Round(time.Second).String()
+		var left float64
+		for _, st := range p.plan {
+			if p.done[st.Key] || st.Key == key {
+				continue
+			}
+			if k := p.byKind[stageKind(st.Key)]; k[1] > 0 {
+				left += k[0] / k[1]
+			} else {
+				left += p.seconds / float64(p.computed)
+			}
+		}
+		eta = "ETA " + (time.Duration(left) * time.Second).Round(time.Second).String() + " after this stage"
 	}
-	p.s.logf("stage %d/%d %s (%s)", len(p.done)+1, p.total, key, eta)
+	p.s.logf("stage %d/%d %s (%s)", len(p.done)+1, len(p.plan), key, eta)
 }
 
 func (p *progress) end(key string, seconds float64) {
 	p.done[key] = true
 	p.computed++
 	p.seconds += seconds
+	k := p.byKind[stageKind(key)]
+	p.byKind[stageKind(key)] = [2]float64{k[0] + seconds, k[1] + 1}
 }

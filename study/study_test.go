@@ -149,3 +149,22 @@ func TestBudgets(t *testing.T) {
 		t.Errorf("WithIterations(40): %+v", b)
 	}
 }
+
+// TestProgressETA: stages left are estimated by the mean time of computed stages of their kind,
+// so a long SFT stage does not inflate the estimate of the evaluations after it.
+func TestProgressETA(t *testing.T) {
+	var log strings.Builder
+	s := &Study{ws: Workspace{Dir: t.TempDir(), Log: &log}}
+	plan := []Stage{{Key: "sft-N1-s1"}, {Key: "eval-sft-N1-s1"}, {Key: "eval-sftlong-N1-s1"}, {Key: "sft-N1-s2"}, {Key: "eval-sft-N1-s2"}}
+	p := newProgress(s, plan)
+	p.begin("sft-N1-s1")
+	p.end("sft-N1-s1", 100)
+	p.begin("eval-sft-N1-s1")
+	p.end("eval-sft-N1-s1", 2)
+	log.Reset()
+	p.begin("eval-sftlong-N1-s1")
+	// Left after this stage: one sft (100 s) and one eval (2 s).
+	if !strings.Contains(log.String(), "stage 3/5 eval-sftlong-N1-s1 (ETA 1m42s after this stage)") {
+		t.Errorf("progress line %q, want stage 3/5 with ETA 1m42s", log.String())
+	}
+}
