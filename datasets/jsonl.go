@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gosrppo/gosrppo/internal/atomicfile"
 )
 
 // Doc is one pretraining document (corpus.jsonl). The pipeline wraps it with [CorpusText].
@@ -251,33 +252,6 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // writeAtomic implements [WriteFileAtomic] for a writer function, so large files are streamed.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			// The first error is the one to report; Close may fail because it already ran.
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+func writeAtomic(path string, write func(io.Writer) error) error {
+	return atomicfile.Write(path, write)
 }

@@ -33,19 +33,22 @@ type notebook struct {
 	What []string
 	// Budget is the longest its execution may take with the small config on two cores.
 	Budget time.Duration
+	// Prints lists text its outputs must contain (notebook 05: both criteria with a verdict).
+	Prints []string
 }
 
 // notebooks are executed in this order (each also runs on its own: it makes what it needs).
 var notebooks = []notebook{
-	{"01_world_and_pretraining.ipynb", 2, []string{"pretraining loss curves", "T0 bars by operation"}, 4 * time.Minute},
-	{"02_sft_and_token_rewards.ipynb", 3, []string{"SFT overfitting curve", "EM before/after SFT", "per-token reward Δ_t"}, 3 * time.Minute},
-	{"03_ppo_step_by_step.ipynb", 3, []string{"per-token reward of the scored rollout", "advantages per token", "PPO dashboard"}, 3 * time.Minute},
-	{"04_length_bias.ipynb", 4, []string{"length histograms", "mean length curves", "reward vs length", "eos vs token metrics"}, 3 * time.Minute},
-	{"05_reproduce.ipynb", 2, []string{"T1 grouped bars", "T2 mean length curves"}, 5 * time.Minute},
+	{"01_world_and_pretraining.ipynb", 2, []string{"pretraining loss curves", "T0 bars by operation"}, 4 * time.Minute, nil},
+	{"02_sft_and_token_rewards.ipynb", 3, []string{"SFT overfitting curve", "EM before/after SFT", "per-token reward Δ_t"}, 3 * time.Minute, nil},
+	{"03_ppo_step_by_step.ipynb", 3, []string{"per-token reward of the scored rollout", "advantages per token", "PPO dashboard"}, 3 * time.Minute, nil},
+	{"04_length_bias.ipynb", 4, []string{"length histograms", "mean length curves", "reward vs length", "eos vs token metrics"}, 3 * time.Minute, nil},
+	{"05_reproduce.ipynb", 4, []string{"T1 grouped bars", "T3 bars", "T2 mean length curves", "token vs eos dashboard"}, 6 * time.Minute,
+		[]string{"(a) SRPPO-eos beats SFT", "(b) `token` moves mean length", "## T0 — base-model probe", "## T1 — main results"}},
 }
 
 // totalBudget bounds the whole series.
-const totalBudget = 15 * time.Minute
+const totalBudget = 16 * time.Minute
 
 // budgetScale multiplies every budget by $NOTEBOOK_BUDGET_SCALE (e.g. 2 on a slower machine).
 func budgetScale(t *testing.T) float64 {
@@ -106,7 +109,7 @@ func TestNotebooks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range checkExecuted(data, nb.Figures) {
+			for _, p := range checkExecuted(data, nb.Figures, nb.Prints...) {
 				t.Error(p)
 			}
 			if t.Failed() {
@@ -204,18 +207,23 @@ var (
 	// program; nbconvert does not fail on the former.
 	exitStatus = regexp.MustCompile(`(?m)^exit status [0-9]+$`)
 	// sanityFailure is how the PPO helpers report a failed sanity check.
-	sanityFailure = regexp.MustCompile(`(?m)^SANITY FAILURE`)
+	sanityFailure = regexp.MustCompile(`(?m)^(\[[^]]*\] )?SANITY FAILURE`)
+	// logNoise are lines of the tools, not of the story: the Go backend announcing its
+	// parallelism, `go get` listing what it added.
+	logNoise = regexp.MustCompile(`(?m)^(Go backend: parallelism set to .*|go: (added|downloading|upgraded) .*)$`)
 )
 
 // checkExecuted returns the problems of an executed notebook: error outputs, failed shell lines
-// or programs, PPO sanity failures, code cells that did not run, and fewer than figures PNGs.
-func checkExecuted(data []byte, figures int) []string {
+// or programs, PPO sanity failures, log noise, code cells that did not run, fewer than figures
+// PNGs, and any of prints that no output contains.
+func checkExecuted(data []byte, figures int, prints ...string) []string {
 	var nb notebookFile
 	if err := json.Unmarshal(data, &nb); err != nil {
 		return []string{fmt.Sprintf("executed notebook is not JSON: %v", err)}
 	}
 	var problems []string
 	pngs := 0
+	var printed strings.Builder
 	for i, c := range nb.Cells {
 		if c.Type != "code" {
 			continue
@@ -236,6 +244,10 @@ func checkExecuted(data []byte, figures int) []string {
 				if sanityFailure.MatchString(text) {
 					problems = append(problems, fmt.Sprintf("%s: PPO sanity failure:\n%s", where, firstLines(text, 12)))
 				}
+				if m := logNoise.FindString(text); m != "" {
+					problems = append(problems, fmt.Sprintf("%s: log noise in the output: %q", where, m))
+				}
+				printed.WriteString(text)
 			case "display_data", "execute_result":
 				if _, ok := o.Data["image/png"]; ok {
 					pngs++
@@ -245,6 +257,11 @@ func checkExecuted(data []byte, figures int) []string {
 	}
 	if pngs < figures {
 		problems = append(problems, fmt.Sprintf("%d image/png outputs, want at least %d", pngs, figures))
+	}
+	for _, want := range prints {
+		if !strings.Contains(printed.String(), want) {
+			problems = append(problems, fmt.Sprintf("no output prints %q", want))
+		}
 	}
 	return problems
 }
@@ -330,18 +347,23 @@ func TestCheckExecutedCatches(t *testing.T) {
 		name    string
 		data    []byte
 		figures int
+		prints  []string
 		want    string // "" = no problem
 	}{
-		{"good", nb(png, `{"output_type": "stream", "name": "stdout", "text": ["exit status 3 is just text on stdout\n"]}`), 1, ""},
-		{"compile error", nb(`{"output_type": "error", "ename": "ERROR", "evalue": "Cell[3]: Line 2: declared and not used: x", "traceback": []}`, png), 1, "declared and not used"},
-		{"failed shell line", nb(png, `{"output_type": "stream", "name": "stderr", "text": "ls: cannot access 'x'\nexit status 2\n"}`), 1, "a shell line or the program failed"},
-		{"missing figure", nb(png), 2, "1 image/png outputs, want at least 2"},
-		{"sanity failure", nb(png, `{"output_type": "stream", "name": "stdout", "text": "SANITY FAILURE at iteration 3: ratio\n"}`), 1, "PPO sanity failure"},
-		{"not run", []byte(`{"cells": [{"cell_type": "code", "execution_count": null, "source": "x", "outputs": []}]}`), 0, "did not run"},
-		{"not json", []byte(`{`), 0, "not JSON"},
+		{"good", nb(png, `{"output_type": "stream", "name": "stdout", "text": ["exit status 3 is just text on stdout\n"]}`), 1, nil, ""},
+		{"compile error", nb(`{"output_type": "error", "ename": "ERROR", "evalue": "Cell[3]: Line 2: declared and not used: x", "traceback": []}`, png), 1, nil, "declared and not used"},
+		{"failed shell line", nb(png, `{"output_type": "stream", "name": "stderr", "text": "ls: cannot access 'x'\nexit status 2\n"}`), 1, nil, "a shell line or the program failed"},
+		{"missing figure", nb(png), 2, nil, "1 image/png outputs, want at least 2"},
+		{"sanity failure", nb(png, `{"output_type": "stream", "name": "stdout", "text": "SANITY FAILURE at iteration 3: ratio\n"}`), 1, nil, "PPO sanity failure"},
+		{"not run", []byte(`{"cells": [{"cell_type": "code", "execution_count": null, "source": "x", "outputs": []}]}`), 0, nil, "did not run"},
+		{"not json", []byte(`{`), 0, nil, "not JSON"},
+		{"backend noise", nb(png, `{"output_type": "stream", "name": "stdout", "text": "Go backend: parallelism set to -1\n"}`), 1, nil, "log noise"},
+		{"go get noise", nb(png, `{"output_type": "stream", "name": "stderr", "text": "go: added github.com/x/y v1.0.0\n"}`), 1, nil, "log noise"},
+		{"criteria printed", nb(png, `{"output_type": "stream", "name": "stdout", "text": ["(a) x: held\n", "(b) y: not held\n"]}`), 1, []string{"(a) x", "(b) y"}, ""},
+		{"criterion missing", nb(png, `{"output_type": "stream", "name": "stdout", "text": "(a) x: held\n"}`), 1, []string{"(a) x", "(b) y"}, `no output prints "(b) y"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			problems := checkExecuted(tc.data, tc.figures)
+			problems := checkExecuted(tc.data, tc.figures, tc.prints...)
 			switch {
 			case tc.want == "" && len(problems) > 0:
 				t.Errorf("problems %q, want none", problems)

@@ -2,7 +2,6 @@ package plotting
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/gosrppo/gosrppo/srppo"
@@ -106,38 +105,6 @@ func nbFloats(x []float32) []float64 {
 	return out
 }
 
-// TrainingLogPanels turns a training log (srppo.Notebook's pretraining or SFT log) into
-// TrainingCurves panels: the loss of every step, and — when some epoch has a held-out loss — the
-// train and held-out loss per epoch.
-func TrainingLogPanels(log *srppo.TrainLog) ([]Panel, error) {
-	if log == nil || len(log.Step) == 0 {
-		return nil, fmt.Errorf("plotting: training log has no steps")
-	}
-	if len(log.Loss) != len(log.Step) {
-		return nil, fmt.Errorf("plotting: training log has %d steps but %d losses", len(log.Step), len(log.Loss))
-	}
-	step := make([]float64, len(log.Step))
-	for i, s := range log.Step {
-		step[i] = float64(s)
-	}
-	panels := []Panel{{Title: "loss per step", XLabel: "step", YLabel: "loss (nats/token)",
-		Series: []Series{{Name: "train", X: step, Y: log.Loss}}}}
-	if log.Result == nil {
-		return panels, nil
-	}
-	var ep, train, held []float64
-	for _, e := range log.Result.Curve {
-		if h := float64(e.HeldOut); !math.IsNaN(h) && !math.IsInf(h, 0) {
-			ep, train, held = append(ep, float64(e.Epoch+1)), append(train, e.TrainLoss), append(held, h)
-		}
-	}
-	if len(ep) > 0 {
-		panels = append(panels, Panel{Title: "loss per epoch", XLabel: "epoch", YLabel: "loss (nats/token)", Series: []Series{
-			{Name: "train", X: ep, Y: train}, {Name: "held-out", X: ep, Y: held}}})
-	}
-	return panels, nil
-}
-
 // EvalBars turns groups of an evaluation (EvalReport.BySplit, ByOp, …) into GroupedBars' input:
 // one bar per group, in order, labelled method, with the exact-match rate in percent (metric
 // "em"), the EOS rate in percent ("eos") or the mean length in tokens ("len"). SD is 0 (one seed).
@@ -159,27 +126,6 @@ func EvalBars(method string, groups []srppo.GroupStats, metric string) ([]Bar, e
 			return nil, fmt.Errorf("plotting: eval bars: unknown metric %q (em, eos or len)", metric)
 		}
 		bars = append(bars, Bar{Method: method, Group: g.Group, Mean: v})
-	}
-	return bars, nil
-}
-
-// ResultBars turns the rows of a results table (srppo.FormatResults) into GroupedBars' input:
-// exact match in percent per split, one method per row, labelled "Method N=n" (Method when N is 0).
-func ResultBars(rows []srppo.ResultRow) ([]Bar, error) {
-	var bars []Bar
-	for _, r := range rows {
-		name := r.Method
-		if r.N > 0 {
-			name = fmt.Sprintf("%s N=%d", r.Method, r.N)
-		}
-		if r.Report == nil {
-			return nil, fmt.Errorf("plotting: result row %q has no report", name)
-		}
-		b, err := EvalBars(name, r.Report.BySplit, "em")
-		if err != nil {
-			return nil, err
-		}
-		bars = append(bars, b...)
 	}
 	return bars, nil
 }

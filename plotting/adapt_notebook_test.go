@@ -1,7 +1,6 @@
 package plotting
 
 import (
-	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -75,29 +74,7 @@ func TestRolloutRowView(t *testing.T) {
 	}
 }
 
-func TestTrainingLogPanels(t *testing.T) {
-	log := &srppo.TrainLog{Step: []int{1, 2, 3}, Loss: []float64{3, 2, 1}, Result: &srppo.TrainResult{Curve: []srppo.EpochStat{
-		{Epoch: 0, TrainLoss: 2.5, HeldOut: 2.4}, {Epoch: 1, TrainLoss: 1.5, HeldOut: srppo.Float(math.NaN())}}}}
-	ps, err := TrainingLogPanels(log)
-	if err != nil || len(ps) != 2 || !slices.Equal(ps[0].Series[0].X, []float64{1, 2, 3}) || !slices.Equal(ps[1].Series[1].Y, []float64{2.4}) {
-		t.Fatalf("panels %+v, %v", ps, err)
-	}
-	if _, err := TrainingCurves("pretraining", ps, 2, SVG); err != nil {
-		t.Error(err)
-	}
-	log.Result = nil
-	if ps, err := TrainingLogPanels(log); err != nil || len(ps) != 1 {
-		t.Errorf("no result: %d panels, %v", len(ps), err)
-	}
-	if _, err := TrainingLogPanels(&srppo.TrainLog{}); err == nil {
-		t.Error("empty log: no error")
-	}
-	if _, err := TrainingLogPanels(&srppo.TrainLog{Step: []int{1}}); err == nil {
-		t.Error("steps without losses: no error")
-	}
-}
-
-func TestEvalAndResultBars(t *testing.T) {
+func TestEvalBars(t *testing.T) {
 	rep := &srppo.EvalReport{BySplit: []srppo.GroupStats{{Group: "id", EM: 0.5, EOSRate: 1, MeanLen: 3}, {Group: "ood_op", EM: 0.25, EOSRate: 0.5, MeanLen: 4}}}
 	for metric, want := range map[string][]float64{"em": {50, 25}, "eos": {100, 50}, "len": {3, 4}} {
 		bars, err := EvalBars("SFT", rep.BySplit, metric)
@@ -111,9 +88,9 @@ func TestEvalAndResultBars(t *testing.T) {
 	if _, err := EvalBars("SFT", nil, "em"); err == nil {
 		t.Error("empty report: no error")
 	}
-	bars, err := ResultBars([]srppo.ResultRow{{Method: "PT", Report: rep}, {Method: "SFT", N: 16, Report: rep}})
-	if err != nil || len(bars) != 4 || bars[0].Method != "PT" || bars[2].Method != "SFT N=16" {
-		t.Fatalf("%+v, %v", bars, err)
+	bars, err := EvalBars("SFT", rep.BySplit, "em")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := GroupedBars("T1", "EM (%)", bars, SVG); err != nil {
 		t.Error(err)

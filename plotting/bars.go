@@ -60,13 +60,14 @@ func GroupedBars(title, ylabel string, bars []Bar, f Format, opts ...Option) ([]
 	addGrid(p, false, true)
 	const groupWidth = 0.8
 	bw := groupWidth / float64(len(methods))
+	slots := styleSlots(methods)
 	rs := &rects{}
 	eb := errBars{style: draw.LineStyle{Color: neutralColor, Width: vg.Points(1)}, capW: vg.Points(5)}
 	vals := &texts{style: textStyle(7.5, false), dy: vg.Points(2), maxW: bw * 1.1}
 	vals.style.YAlign = draw.YBottom
 	for _, b := range bars {
 		x := float64(gi[b.Group]) - groupWidth/2 + (float64(mi[b.Method])+0.5)*bw
-		rs.add(x-bw*0.46, x+bw*0.46, 0, b.Mean, seriesColor(mi[b.Method]))
+		rs.add(x-bw*0.46, x+bw*0.46, 0, b.Mean, seriesColor(slots[mi[b.Method]]))
 		if b.SD > 0 {
 			eb.x, eb.lo, eb.hi = append(eb.x, x), append(eb.lo, b.Mean-b.SD), append(eb.hi, b.Mean+b.SD)
 		}
@@ -113,7 +114,7 @@ func GroupedBars(title, ylabel string, bars []Bar, f Format, opts ...Option) ([]
 
 	fig := &figure{title: title, cells: [][]*plot.Plot{{p}}, rowHeights: []vg.Length{3.6 * vg.Inch}}
 	for i, m := range methods {
-		fig.legend = append(fig.legend, legendEntry{label(m, 40, false), boxThumb{seriesColor(i)}})
+		fig.legend = append(fig.legend, legendEntry{label(m, 40, false), boxThumb{seriesColor(slots[i])}})
 	}
 	fig.legend = append(fig.legend, legendEntry{"± 1 sd over seeds", errThumb{eb.style}})
 	return fig.render(f, opts)

@@ -111,8 +111,13 @@ func LengthHistograms(runs []LengthRun, f Format, opts ...Option) ([]byte, error
 		padX:  0.2 * vg.Inch,
 		padY:  0.06 * vg.Inch,
 	}
+	var runNames []string
+	for _, r := range runs {
+		runNames = append(runNames, r.Name)
+	}
+	slots := styleSlots(runNames)
 	for ri, r := range runs {
-		fig.legend = append(fig.legend, legendEntry{label(r.Name, 40, false), boxThumb{withAlpha(seriesColor(ri), 0.8)}})
+		fig.legend = append(fig.legend, legendEntry{label(r.Name, 40, false), boxThumb{withAlpha(seriesColor(slots[ri]), 0.8)}})
 	}
 	fig.legend = append(fig.legend, legendEntry{"mean", lineThumb{line: meanStyle}})
 	xMin, xMax := float64(start)-0.5, float64(start+nb*width)-0.5
@@ -145,7 +150,7 @@ func LengthHistograms(runs []LengthRun, f Format, opts ...Option) ([]byte, error
 				for b, v := range c.pct {
 					if v > 0 {
 						x0 := float64(start+b*width) - 0.5
-						bars.add(x0, x0+float64(width), 0, v, withAlpha(seriesColor(ri), 0.8))
+						bars.add(x0, x0+float64(width), 0, v, withAlpha(seriesColor(slots[ri]), 0.8))
 					}
 				}
 				p.Add(bars, vline{x: c.mean, style: meanStyle})
@@ -199,7 +204,12 @@ func MeanLengthCurves(title, ylabel string, runs []MeanSD, f Format, opts ...Opt
 	if len(runs) > 3 {
 		alpha = 0.12
 	}
-	ints := true
+	ints, anySD := true, false
+	var curveNames []string
+	for _, r := range runs {
+		curveNames = append(curveNames, r.Name)
+	}
+	slots := styleSlots(curveNames)
 	for i, r := range runs {
 		what := fmt.Sprintf("mean curves: run %d (%q)", i, r.Name)
 		if len(r.X) == 0 {
@@ -225,16 +235,20 @@ func MeanLengthCurves(title, ylabel string, runs []MeanSD, f Format, opts ...Opt
 				return nil, fmt.Errorf("plotting: %s SD: negative value %v at index %d", what, r.SD[k], k)
 			}
 			lo[k], hi[k] = r.Mean[k]-r.SD[k], r.Mean[k]+r.SD[k]
+			anySD = anySD || r.SD[k] > 0
 		}
-		p.Add(band{x: r.X, lo: lo, hi: hi, fill: withAlpha(seriesColor(i), alpha)})
-		th := addSeries(p, i, r.X, r.Mean)
+		p.Add(band{x: r.X, lo: lo, hi: hi, fill: withAlpha(seriesColor(slots[i]), alpha)})
+		th := addSeries(p, slots[i], r.X, r.Mean)
 		fig.legend = append(fig.legend, legendEntry{label(r.Name, 40, false), th})
 		ints = ints && allIntegers(r.X)
 	}
 	if ints {
 		p.X.Tick.Marker = intTicks{n: 10}
 	}
-	fig.legend = append(fig.legend, legendEntry{"line: mean, band: ± 1 sd", boxThumb{color.Gray{Y: 0xD0}}})
+	// The band's legend entry only when some band has a width: with one seed there is no sd.
+	if anySD {
+		fig.legend = append(fig.legend, legendEntry{"line: mean, band: ± 1 sd", boxThumb{color.Gray{Y: 0xD0}}})
+	}
 	return fig.render(f, opts)
 }
 

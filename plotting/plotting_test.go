@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -643,5 +644,61 @@ func TestDeterministicSVG(t *testing.T) {
 	}
 	if !bytes.Equal(a, b) {
 		t.Error("two renders of the same input differ")
+	}
+}
+
+// TestMeanLengthBandLegend: the "± 1 sd" legend entry appears only when some band has a width
+// (several seeds), not for one seed's curves.
+func TestMeanLengthBandLegend(t *testing.T) {
+	curve := func(sd float64) []MeanSD {
+		return []MeanSD{{Name: "eos", X: []float64{0, 1}, Mean: []float64{2, 3}, SD: []float64{sd, sd}}}
+	}
+	for _, tc := range []struct {
+		sd   float64
+		want bool
+	}{{0, false}, {0.5, true}} {
+		svg, err := MeanLengthCurves("t", "tokens", curve(tc.sd), SVG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(svg), "1 sd"); got != tc.want {
+			t.Errorf("sd %v: legend names the sd band: %v, want %v", tc.sd, got, tc.want)
+		}
+	}
+}
+
+// TestTokenRewardsTitleAndShadeFloor: WithTitle replaces the Δ_t title, and a strip of float
+// noise (|KL| ≤ 1e-7) is shaded against shadeFloor, so it stays near white.
+func TestTokenRewardsTitleAndShadeFloor(t *testing.T) {
+	svg, err := TokenRewards(sampleTokenViews(), 0, SVG, WithTitle("Advantages per token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(svg), "Advantages per token") || strings.Contains(string(svg), "Per-token reward") {
+		t.Error("WithTitle did not replace the title")
+	}
+	if c := diverging(1e-7, math.Max(1e-7, shadeFloor)); c.R < 0xF0 || c.G < 0xF0 || c.B < 0xF0 {
+		t.Errorf("a 1e-7 KL cell is shaded %v against the floor, want near white", c)
+	}
+}
+
+// TestStyleSlots: a method keeps its style slot whatever the figure and its order — its name,
+// its T1 label or one of its run names — and other series take the free slots.
+func TestStyleSlots(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		want  []int
+	}{
+		{[]string{"SRPPO-eos", "SRPPO-token", "oracle-PPO"}, []int{0, 1, 2}},
+		{[]string{"token", "eos"}, []int{1, 0}},
+		{[]string{"token-N64-s1", "eos-N64-s1 (eos)"}, []int{1, 0}},
+		{[]string{"token_lambda1-N64-s1", "token_whitened-N16-s2", "zero"}, []int{9, 10, 6}},
+		{[]string{"token_lambda=1-N64-s1", "token λ=1"}, []int{9, 0}},
+		{[]string{"train", "eos", "held-out"}, []int{1, 0, 2}},
+		{[]string{"SFT", "SFT-long", "PT zero-shot", "pool: new id"}, []int{3, 4, 5, 0}},
+	} {
+		if got := styleSlots(tc.names); !slices.Equal(got, tc.want) {
+			t.Errorf("styleSlots(%q) = %v, want %v", tc.names, got, tc.want)
+		}
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/gosrppo/gosrppo/internal/atomicfile"
 
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
@@ -47,7 +47,12 @@ type options struct {
 	size       Size
 	dpi        int
 	embedFonts bool
+	title      string
 }
+
+// WithTitle replaces the figure's default title (TokenRewards draws more than Δ_t when its views
+// carry other rows, e.g. advantages).
+func WithTitle(title string) Option { return func(o *options) { o.title = title } }
 
 // WithSize overrides the figure size; a zero W or H keeps the default for
 // that dimension. The panels shrink or grow to fill the size given.
@@ -66,35 +71,9 @@ func WithEmbeddedFonts() Option { return func(o *options) { o.embedFonts = true 
 // WriteFile writes data to path atomically: it writes a temporary file in
 // the same directory and renames it over path, so a reader never sees a
 // partial image.
-func WriteFile(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("plotting: write %s: %w", path, err)
+func WriteFile(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("plotting: %w", err)
 	}
 	return nil
 }

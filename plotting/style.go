@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -36,6 +37,63 @@ var (
 	neutralColor  = palette[6] // reference lines, best-epoch marker
 	gridColor     = color.Gray{Y: 0xE4}
 )
+
+// methodSlots fix the style slot (colour, dashes, marker) of the study's methods, so that a
+// method is drawn alike in every figure: T1 bars, T2 curves, run comparisons.
+var methodSlots = map[string]int{
+	"eos": 0, "token": 1, "oracle": 2, "SFT": 3, "SFT-long": 4, "PT zero-shot": 5, "zero": 6,
+	"eos_mean": 7, "logp_sft": 8, "token λ=1": 9, "token whitened": 10,
+}
+
+// methodLabels are the T1 labels of the methods that have one.
+var methodLabels = map[string]string{"SRPPO-eos": "eos", "SRPPO-token": "token", "oracle-PPO": "oracle"}
+
+// runSuffix is the "-N64-s1" of a study run name.
+var runSuffix = regexp.MustCompile(`-N\d+-s\d+$`)
+
+// methodSlot finds the method a series name stands for — the method itself, its T1 label, a run
+// "eos-N64-s1 (eos)" or "token_lambda1-N64-s1" — and returns its slot.
+func methodSlot(name string) (int, bool) {
+	if i := strings.LastIndex(name, " ("); i > 0 && strings.HasSuffix(name, ")") {
+		if s, ok := methodSlot(name[:i]); ok {
+			return s, true
+		}
+		name = name[i+2 : len(name)-1]
+	}
+	name = runSuffix.ReplaceAllString(name, "")
+	if m, ok := methodLabels[name]; ok {
+		name = m
+	}
+	if s, ok := methodSlots[name]; ok {
+		return s, true
+	}
+	s, ok := methodSlots[strings.NewReplacer("_", " ", "lambda=", "λ=", "lambda", "λ=").Replace(name)]
+	return s, ok
+}
+
+// styleSlots gives each series its method's slot and the other series the smallest slots that no
+// series of the figure uses, in order.
+func styleSlots(names []string) []int {
+	slots := make([]int, len(names))
+	used := map[int]bool{}
+	known := make([]bool, len(names))
+	for i, n := range names {
+		if s, ok := methodSlot(n); ok && !used[s] {
+			slots[i], known[i], used[s] = s, true, true
+		}
+	}
+	next := 0
+	for i := range names {
+		if known[i] {
+			continue
+		}
+		for used[next] {
+			next++
+		}
+		slots[i], used[next] = next, true
+	}
+	return slots
+}
 
 // seriesColor is the colour of the i-th series.
 func seriesColor(i int) color.NRGBA { return palette[i%len(palette)] }

@@ -112,8 +112,12 @@ func TokenRewards(views []TokenView, maxTokensPerLine int, f Format, opts ...Opt
 	}
 	cellW := (w - 2*margin - left - vg.Points(14)) / vg.Length(perLine)
 
+	title := "Per-token reward Δ_t = log π_sft − log π_pt"
+	if o := resolve(opts); o.title != "" {
+		title = o.title
+	}
 	fig := &figure{
-		title:    "Per-token reward Δ_t = log π_sft − log π_pt",
+		title:    title,
 		subtitle: "Bars: Δ_t in nats. Strips: blue > 0, vermillion < 0, shade scaled per row to its largest |value|.",
 		legend: []legendEntry{
 			{"Δ_t > 0: SFT model prefers the token", boxThumb{positiveColor}},
@@ -259,6 +263,10 @@ func tokenTicks(sty text.Style, tokens []string, cellW vg.Length) ([]plot.Tick, 
 }
 
 // heatPlot draws the rows of one line of tokens as heat strips.
+// shadeFloor is the smallest |value| a token strip's shading scales to: per-row scaling must
+// not turn values of 1e-7 into full colour.
+const shadeFloor = 1e-3
+
 func heatPlot(rows []TokenRow, lo, hi, perLine int, scale map[string]float64) *plot.Plot {
 	p := newBarePlot("", "", "")
 	names := make([]string, len(rows))
@@ -266,7 +274,9 @@ func heatPlot(rows []TokenRow, lo, hi, perLine int, scale map[string]float64) *p
 	for r, row := range rows {
 		names[len(rows)-1-r] = label(row.Label, 16, false) // first row on top
 		h.rows = append(h.rows, row.Values[lo:hi])
-		h.maxAbs = append(h.maxAbs, scale[row.Label])
+		// A strip whose values are all below shadeFloor (a KL of float noise) stays white instead
+		// of being shaded at full strength relative to itself.
+		h.maxAbs = append(h.maxAbs, math.Max(scale[row.Label], shadeFloor))
 	}
 	p.Add(h)
 	p.NominalY(names...)

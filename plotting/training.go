@@ -89,8 +89,11 @@ func panelGrid(title string, panels []Panel, cols int, rowH vg.Length) (*figure,
 		}
 	}
 
+	for i, slot := range styleSlots(names) {
+		colour[names[i]] = slot
+	}
 	fig := &figure{title: title, padX: 0.25 * vg.Inch, padY: 0.12 * vg.Inch}
-	thumbs := make([]lineThumb, len(names))
+	thumbs := map[int]lineThumb{}
 	for i, pn := range panels {
 		if i%cols == 0 {
 			fig.cells = append(fig.cells, make([]*plot.Plot, cols))
@@ -115,8 +118,8 @@ func panelGrid(title string, panels []Panel, cols int, rowH vg.Length) (*figure,
 		}
 		fig.cells[i/cols][i%cols] = p
 	}
-	for i, n := range names {
-		fig.legend = append(fig.legend, legendEntry{label: label(n, 40, false), thumb: thumbs[i]})
+	for _, n := range names {
+		fig.legend = append(fig.legend, legendEntry{label: label(n, 40, false), thumb: thumbs[colour[n]]})
 	}
 	return fig, nil
 }

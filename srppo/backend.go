@@ -50,5 +50,24 @@ func NewBackend(config string) (b compute.Backend, err error) {
 			err = fmt.Errorf("creating backend %q: %v", config, r)
 		}
 	}()
-	return compute.NewWithConfig(config)
+	quietStdout(func() { b, err = compute.NewWithConfig(config) })
+	return b, err
+}
+
+// quietStdout runs fn with os.Stdout on the null device: the Go backend prints "Go backend:
+// parallelism set to -1" when created, which would be a line in every notebook cell's output
+// and in every command's. Backends are created once, at start-up, before any output of ours.
+func quietStdout(fn func()) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		fn()
+		return
+	}
+	saved := os.Stdout
+	os.Stdout = null
+	defer func() {
+		os.Stdout = saved
+		null.Close()
+	}()
+	fn()
 }

@@ -221,3 +221,16 @@ func ProbeBase(m *LM, items []datasets.EvalItem, batchRows int) (*T0, error) {
 	slices.Sort(t0.InRangeLens)
 	return t0, nil
 }
+
+// EvalSlice returns the first n items of every split, in file order.
+func EvalSlice(items []datasets.EvalItem, n int) []datasets.EvalItem {
+	count := map[string]int{}
+	var out []datasets.EvalItem
+	for _, it := range items {
+		if count[it.Split] < n {
+			count[it.Split]++
+			out = append(out, it)
+		}
+	}
+	return out
+}

@@ -75,7 +75,8 @@ func (c PPOConfig) Validate() error {
 //	ρ_t = exp(log π_θ(y_t) − log π_old(y_t))
 //	L^CLIP = −(1/Σm) Σ_t m_t · min(ρ_t·A_t, clip(ρ_t, 1−ε, 1+ε)·A_t)
 //
-// It also returns the fraction of tokens where clipping was active and the k3 approximate KL
+// It also returns the clip fraction, the share of masked tokens with |ρ_t − 1| > ε (the ratio
+// left the trust region, whether or not the min picked the clipped term), and the k3 approximate KL
 // (1/Σm) Σ m_t ((ρ_t − 1) − log ρ_t), both without gradient.
 func ClippedSurrogate(logp, oldLogp, adv, mask *Node, eps float64) (loss, clipFrac, approxKL, meanRatio *Node) {
 	logRatio := Sub(logp, oldLogp)
@@ -153,6 +154,39 @@ func (c *Critic) values(g *Graph, in batchNodes) *Node {
 	return Add(Einsum("btd,d->bt", h, w), c.LM.graphParam(g, valueHeadBias))
 }
 
+// Inputs of the policy and critic update graphs, in call order: the batch (batchInputs), the
+// loss mask, then per graph the old log-probs and advantages (policy) or the old values and
+// returns (critic), and the learning rate.
+const (
+	inTokens = iota
+	inTargets
+	inPositions
+	inSegments
+	inResponse // the batch's response columns (the response distribution's restriction)
+	inMask
+	inOldLogp, inOldValues  = iota, iota // policy, critic
+	inAdvantages, inReturns = iota, iota // policy, critic
+	inLR                    = iota
+)
+
+// Outputs of the policy update graph.
+const (
+	outPolicyLoss = iota
+	outClipFrac
+	outApproxKL
+	outMeanRatio
+	outEntropy
+	outPolicyGradNorm
+	numPolicyOutputs
+)
+
+// Outputs of the critic update graph.
+const (
+	outValueLoss = iota
+	outCriticGradNorm
+	numCriticOutputs
+)
+
 // ppoExecs are the compiled graphs of one PPO learner (policy + critic).
 type ppoExecs struct {
 	policyStep, criticStep *model.Exec
@@ -166,30 +200,30 @@ func newPPOExecs(policy *LM, critic *Critic, cfg PPOConfig) (*ppoExecs, error) {
 	e := &ppoExecs{}
 	actorOpt := OptimConfig{LR: cfg.ActorLR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, GradClip: cfg.GradClip}
 	criticOpt := OptimConfig{LR: cfg.CriticLR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, GradClip: cfg.GradClip}
-	// Policy inputs: the batch (batchArity nodes), then mask, old log-probs, advantages, lr.
-	// Outputs: loss, clip fraction, approx-KL, mean ratio, entropy, gradient norm.
 	e.policyStep, err = model.NewExec(backend, policy.store, func(scope *model.Scope, in []*Node) []*Node {
-		logp, logits := policy.teacherForced(in[0].Graph(), batchNodesOf(in))
-		mask, oldLogp, adv, lr := in[batchArity], in[batchArity+1], in[batchArity+2], in[batchArity+3]
-		loss, clipFrac, approxKL, ratio := ClippedSurrogate(logp, oldLogp, adv, mask, cfg.ClipEps)
-		entropy := maskedEntropy(logits, mask)
+		logp, logits := policy.teacherForced(in[inTokens].Graph(), batchNodesOf(in))
+		loss, clipFrac, approxKL, ratio := ClippedSurrogate(logp, in[inOldLogp], in[inAdvantages], in[inMask], cfg.ClipEps)
+		entropy := maskedEntropy(logits, in[inMask])
 		total := loss
 		if cfg.EntropyCoef != 0 {
 			total = Sub(loss, MulScalar(entropy, cfg.EntropyCoef))
 		}
-		norm := applyAdamW(scope, total, lr, actorOpt)
-		return []*Node{loss, clipFrac, approxKL, ratio, StopGradient(entropy), norm}
+		norm := applyAdamW(scope, total, in[inLR], actorOpt)
+		out := make([]*Node, numPolicyOutputs)
+		out[outPolicyLoss], out[outClipFrac], out[outApproxKL], out[outMeanRatio], out[outEntropy], out[outPolicyGradNorm] =
+			loss, clipFrac, approxKL, ratio, StopGradient(entropy), norm
+		return out
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Critic inputs: the batch (batchArity nodes), then mask, old values, returns, lr.
 	e.criticStep, err = model.NewExec(backend, critic.LM.store, func(scope *model.Scope, in []*Node) []*Node {
-		v := critic.values(in[0].Graph(), batchNodesOf(in))
-		mask, oldValues, returns, lr := in[batchArity], in[batchArity+1], in[batchArity+2], in[batchArity+3]
-		loss := MulScalar(ClippedValueLoss(v, oldValues, returns, mask, cfg.ValueClip), cfg.ValueCoef)
-		norm := applyAdamW(scope, loss, lr, criticOpt)
-		return []*Node{loss, norm}
+		v := critic.values(in[inTokens].Graph(), batchNodesOf(in))
+		loss := MulScalar(ClippedValueLoss(v, in[inOldValues], in[inReturns], in[inMask], cfg.ValueClip), cfg.ValueCoef)
+		norm := applyAdamW(scope, loss, in[inLR], criticOpt)
+		out := make([]*Node, numCriticOutputs)
+		out[outValueLoss], out[outCriticGradNorm] = loss, norm
+		return out
 	})
 	return e, err
 }

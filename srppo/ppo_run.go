@@ -167,8 +167,8 @@ func NewPPORun(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Promp
 	}
 	run := &PPORun{Dir: dir, Config: cfg, Pool: pool, EvalEvery: 10, seed: seed}
 	run.Models.SFT, run.Models.PT = sft, pt
-	ckpt := filepath.Join(dir, "checkpoint")
-	if _, err := os.Stat(filepath.Join(resolveCheckpointDir(ckpt), "state.json")); err == nil {
+	ckpt := filepath.Join(dir, CheckpointDir)
+	if _, err := os.Stat(filepath.Join(resolveCheckpointDir(ckpt), StateFile)); err == nil {
 		return run, run.resume(ckpt, cfg)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -189,7 +189,7 @@ func NewPPORun(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Promp
 func (run *PPORun) resume(ckpt string, cfg PPOConfig) error {
 	ckpt = resolveCheckpointDir(ckpt)
 	var st runState
-	if err := readJSON(filepath.Join(ckpt, "state.json"), &st); err != nil {
+	if err := readJSON(filepath.Join(ckpt, StateFile), &st); err != nil {
 		return err
 	}
 	if !st.SeedRecorded {
@@ -264,10 +264,10 @@ func (run *PPORun) Checkpoint() error {
 		return err
 	}
 	st := runState{Iteration: run.Iteration, RNG: rng, Config: run.Config, Seed: run.seed, SeedRecorded: true, ValueMonitor: run.valueMon, PolicyMonitor: run.policyMon}
-	if files["state.json"], err = json.MarshalIndent(st, "", "  "); err != nil {
+	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
 		return err
 	}
-	if err := writeDirAtomic(filepath.Join(run.Dir, "checkpoint"), files); err != nil {
+	if err := writeDirAtomic(filepath.Join(run.Dir, CheckpointDir), files); err != nil {
 		return err
 	}
 	return SaveModel(filepath.Join(run.Dir, ModelSubdir), run.Models.Policy)
@@ -324,7 +324,7 @@ func (run *PPORun) Iterate() (*Metrics, *Rollout, error) {
 	if err := run.appendLogs(r, m); err != nil {
 		return nil, nil, err
 	}
-	if err := r.Save(filepath.Join(run.Dir, "rollout.json")); err != nil {
+	if err := r.Save(filepath.Join(run.Dir, RolloutFile)); err != nil {
 		return nil, nil, err
 	}
 	return &m, r, run.Checkpoint()
@@ -375,10 +375,10 @@ func (run *PPORun) appendLogs(r *Rollout, m Metrics) error {
 		comps = append(comps, completion{Iteration: r.Iteration, Prompt: row.Prompt, Split: row.Split, Response: row.Text,
 			Reward: row.Coherent, KL: kl, Length: len(row.Tokens), Stopped: row.Stopped, Correct: row.Correct})
 	}
-	if err := appendJSONL(filepath.Join(run.Dir, "completions.jsonl"), comps); err != nil {
+	if err := appendJSONL(filepath.Join(run.Dir, CompletionsFile), comps); err != nil {
 		return err
 	}
-	return appendJSONL(filepath.Join(run.Dir, "metrics.jsonl"), []Metrics{m})
+	return appendJSONL(filepath.Join(run.Dir, MetricsFile), []Metrics{m})
 }
 
 // appendJSONL appends records as lines (and syncs); existing lines are never rewritten.
@@ -406,7 +406,7 @@ func appendJSONL[T any](path string, records []T) error {
 
 // ReadMetrics reads DIR/metrics.jsonl, keeping the last line of each iteration, in iteration order.
 func ReadMetrics(dir string) ([]Metrics, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	data, err := os.ReadFile(filepath.Join(dir, MetricsFile))
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func ReadMetrics(dir string) ([]Metrics, error) {
 	for line := 1; dec.More(); line++ {
 		var m Metrics
 		if err := dec.Decode(&m); err != nil {
-			return nil, fmt.Errorf("%s: record %d: %w", filepath.Join(dir, "metrics.jsonl"), line, err)
+			return nil, fmt.Errorf("%s: record %d: %w", filepath.Join(dir, MetricsFile), line, err)
 		}
 		byIter[m.Iteration] = m
 	}

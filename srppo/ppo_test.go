@@ -487,6 +487,19 @@ func TestScoreAppliesDeltaBaseline(t *testing.T) {
 	}
 }
 
+// TestTokenRewards checks r_t = −β·KL_t + placement(Δ)_t by hand: β = 0.1, KL = (1, −2, 0.5),
+// eos placement of Δ = (0.2, 0.3, 0.5) puts 1.0 on the last token.
+func TestTokenRewards(t *testing.T) {
+	placed := PlaceEOSReward([]float32{0.2, 0.3, 0.5})
+	got := TokenRewards([]float32{1, -2, 0.5}, placed, 0.1)
+	want := []float64{-0.1, 0.2, 0.95}
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > 1e-6 {
+			t.Errorf("r_%d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
 // A critic learning rate of 1e6 makes the value loss explode while staying finite (issue 17:
 // 3e23, exit 0); the run stops with a diagnosis naming the loss and the flag, and names no
 // checkpoint directory that does not exist.
@@ -541,5 +554,14 @@ func TestPPOCheckpointRefusesNonFiniteWeights(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(dir, "checkpoint", "policy", WeightsFile))
 	if !bytes.Equal(before, after) || len(before) == 0 {
 		t.Error("the last good checkpoint was overwritten")
+	}
+}
+
+// TestUpdateGraphInputs: the named inputs of the update graphs follow the batch tensors in the
+// order Update passes them (batch, mask, old, target, learning rate).
+func TestUpdateGraphInputs(t *testing.T) {
+	bt := NewBatch(1, 1)
+	if n := len(batchInputs(bt)); n != batchArity || inMask != batchArity || inResponse != batchArity-1 || inOldLogp != inMask+1 || inAdvantages != inMask+2 || inLR != inMask+3 || inOldValues != inOldLogp || inReturns != inAdvantages {
+		t.Errorf("batch has %d tensors; inputs mask %d, old %d/%d, target %d/%d, lr %d", n, inMask, inOldLogp, inOldValues, inAdvantages, inReturns, inLR)
 	}
 }

@@ -178,10 +178,7 @@ func Score(r *Rollout, ms Models) error {
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		row.Placed = placed[i]
-		row.Rewards = make([]float32, len(row.Tokens))
-		for t := range row.Rewards {
-			row.Rewards[t] = float32(-cfg.KLBeta*float64(row.KL[t]) + float64(placed[i][t]))
-		}
+		row.Rewards = TokenRewards(row.KL, row.Placed, cfg.KLBeta)
 	}
 	r.Stage = StageScored
 	return nil

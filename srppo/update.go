@@ -57,20 +57,20 @@ func Update(r *Rollout, ms Models, rng *rand.Rand) (*UpdateStats, error) {
 			}
 			v := func(ts []*tensors.Tensor, i int) float64 { return float64(tensors.ToScalar[float32](ts[i])) }
 			if epoch == 0 && start == 0 {
-				st.FirstRatio, st.FirstKL = v(pOut, 3), v(pOut, 2)
+				st.FirstRatio, st.FirstKL = v(pOut, outMeanRatio), v(pOut, outApproxKL)
 			}
-			st.PolicyLoss += v(pOut, 0)
-			st.ClipFrac += v(pOut, 1)
-			st.ApproxKL += v(pOut, 2)
-			st.Entropy += v(pOut, 4)
-			st.PolicyGrad += v(pOut, 5)
-			st.ValueLoss += v(cOut, 0)
-			st.CriticGrad += v(cOut, 1)
+			st.PolicyLoss += v(pOut, outPolicyLoss)
+			st.ClipFrac += v(pOut, outClipFrac)
+			st.ApproxKL += v(pOut, outApproxKL)
+			st.Entropy += v(pOut, outEntropy)
+			st.PolicyGrad += v(pOut, outPolicyGradNorm)
+			st.ValueLoss += v(cOut, outValueLoss)
+			st.CriticGrad += v(cOut, outCriticGradNorm)
 			st.Minibatches++
-			for _, x := range []float64{v(pOut, 0), v(cOut, 0), v(pOut, 5), v(cOut, 1)} {
+			for _, x := range []float64{v(pOut, outPolicyLoss), v(cOut, outValueLoss), v(pOut, outPolicyGradNorm), v(cOut, outCriticGradNorm)} {
 				if math.IsNaN(x) || math.IsInf(x, 0) {
 					return nil, fmt.Errorf("%w in PPO update (iteration %d, epoch %d, minibatch at row %d): policy loss %v, value loss %v, gradient norms %v / %v",
-						ErrNonFinite, r.Iteration, epoch, start, v(pOut, 0), v(cOut, 0), v(pOut, 5), v(cOut, 1))
+						ErrNonFinite, r.Iteration, epoch, start, v(pOut, outPolicyLoss), v(cOut, outValueLoss), v(pOut, outPolicyGradNorm), v(cOut, outCriticGradNorm))
 				}
 			}
 		}

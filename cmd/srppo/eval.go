@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
+	"github.com/gosrppo/gosrppo/study"
 )
 
 func init() {
@@ -131,7 +132,7 @@ func looksLocal(model string) bool {
 
 // printReport prints the per-split table and, where items carry operations and lengths, EM by
 // operation × length.
-func printReport(rep *srppo.EvalReport) { fmt.Print("\n" + srppo.FormatEval(rep, true)) }
+func printReport(rep *srppo.EvalReport) { fmt.Print("\n" + study.FormatEval(rep, true)) }
 
 // probeT0 runs table T0 on DATA/eval.jsonl when it exists: document-format EM by operation and
 // length, and chat-format zero-shot EM by split; it prints both and writes OUT/t0.json.

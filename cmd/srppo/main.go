@@ -39,12 +39,13 @@ func register(c command) {
 
 func main() { os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// dispatch runs the command named by args[0] and returns the exit code: 0 on success or help,
-// 1 when the command fails, 2 on a usage error.
+// dispatch runs the command named by args[0] and returns the exit code: 0 on success or help
+// (no command at all lists the commands, which is help, not a failure: `go run ./cmd/srppo`
+// would print "exit status 2" otherwise), 1 when the command fails, 2 on a usage error.
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		usage(stderr)
-		return 2
+		usage(stdout)
+		return 0
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
+	"github.com/gosrppo/gosrppo/study"
 )
 
 func init() {
@@ -139,7 +140,7 @@ func runPPO(args []string) error {
 			}
 		}
 	}
-	pool, err := loadPromptPoolFor(*promptsPath, *answers, sft, d.MaxNew)
+	pool, err := study.LoadPromptPool(*promptsPath, *answers, sft, d.MaxNew)
 	if err != nil {
 		return err
 	}
@@ -180,54 +181,6 @@ func runPPO(args []string) error {
 	}
 	fmt.Printf("policy written to %s; evaluate it with: srppo eval -model %s -data %s\n", filepath.Join(*out, srppo.ModelSubdir), *out, dataDir)
 	return nil
-}
-
-// loadPromptPool reads prompts.jsonl and attaches gold answers where known: from -answers, or,
-// for a built-in world (world.json beside the prompts), from the world's own operations.
-func loadPromptPool(path, answersPath string) ([]srppo.PromptSource, error) {
-	return loadPromptPoolFor(path, answersPath, nil, 0)
-}
-
-// loadPromptPoolFor is loadPromptPool checking, when m is not nil, that every prompt encodes for
-// the model and leaves room for maxNew response tokens: a bad one is an error with its file and
-// line before the first iteration, not when a rollout draws it.
-func loadPromptPoolFor(path, answersPath string, m *srppo.LM, maxNew int) ([]srppo.PromptSource, error) {
-	var prompts []datasets.Prompt
-	err := datasets.ReadFileLines(path, func(_ int, p datasets.Prompt) error {
-		if m != nil {
-			if err := srppo.CheckPrompt(m.Tokenizer, p.Prompt, m.Config.Context, maxNew); err != nil {
-				return err
-			}
-		}
-		prompts = append(prompts, p)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	gold := map[string]string{}
-	if answersPath != "" {
-		items, err := datasets.LoadEval(answersPath)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			gold[it.Prompt] = it.Answer
-		}
-	}
-	_, worldErr := os.Stat(filepath.Join(filepath.Dir(path), datasets.WorldFile))
-	pool := make([]srppo.PromptSource, len(prompts))
-	for i, p := range prompts {
-		ans, ok := p.Answer, p.Answer != ""
-		if !ok {
-			ans, ok = gold[p.Prompt]
-		}
-		if !ok && worldErr == nil {
-			ans, _ = datasets.AnswerPrompt(p.Prompt)
-		}
-		pool[i] = srppo.PromptSource{Prompt: p.Prompt, Split: p.Split, Answer: ans}
-	}
-	return pool, nil
 }
 
 func formatEM(em map[string]float64) string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/study"
 )
 
 // TestReproduceSmoke runs every stage of `srppo reproduce` on a tiny world and a tiny model and
@@ -48,7 +49,7 @@ func TestReproduceSmoke(t *testing.T) {
 	checkRows(t, "T3", tb.T3, []string{"N=16 id", "N=16 ood_op", "N=16 ood_len"}, []string{"pass@1", "pass@2", "best-of-2 by r", "pairwise acc", "Δ content", "Δ EOS"})
 	checkRows(t, "T4", tb.T4, []string{"pool: SFT prompts", "pool: new id", "pool: id+ood"}, suffix(splits, " EM"))
 	checkRows(t, "T5", tb.T5, []string{"eos", "logp_sft", "oracle", "zero"}, []string{"reward", "KL"})
-	for _, table := range [][]tableRow{tb.T1, tb.T3, tb.T4} {
+	for _, table := range [][]study.Row{tb.T1, tb.T3, tb.T4} {
 		for _, r := range table {
 			for col, c := range r.Cells {
 				rate := strings.Contains(col, "EM") || strings.HasPrefix(col, "pass") || strings.HasPrefix(col, "best") || col == "pairwise acc"
@@ -67,7 +68,7 @@ func TestReproduceSmoke(t *testing.T) {
 		t.Errorf("tables.md incomplete: %v", err)
 	}
 	// RESULTS.md has both criteria, the discussion and a link to every figure, each a PNG on disk.
-	res, err := os.ReadFile(filepath.Join(out, resultsFile))
+	res, err := os.ReadFile(filepath.Join(out, study.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,13 +115,13 @@ func TestReproduceSmoke(t *testing.T) {
 }
 
 // readTables reads OUT/tables.json of a reproduce run.
-func readTables(t *testing.T, out string) tables {
+func readTables(t *testing.T, out string) study.Tables {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(out, "tables.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tb tables
+	var tb study.Tables
 	if err := json.Unmarshal(raw, &tb); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +136,9 @@ func suffix(xs []string, s string) []string {
 	return out
 }
 
-func checkRows(t *testing.T, table string, rows []tableRow, names, cols []string) {
+func checkRows(t *testing.T, table string, rows []study.Row, names, cols []string) {
 	t.Helper()
-	got := map[string]tableRow{}
+	got := map[string]study.Row{}
 	for _, r := range rows {
 		got[r.Name] = r
 	}
@@ -215,7 +216,7 @@ func TestReproduceOwnData(t *testing.T) {
 			}
 		}
 	}
-	res, err := os.ReadFile(filepath.Join(out, resultsFile))
+	res, err := os.ReadFile(filepath.Join(out, study.ResultsFile))
 	if err != nil || !strings.Contains(string(res), "novel_task") {
 		t.Errorf("RESULTS.md does not use the data's split names: %v", err)
 	}

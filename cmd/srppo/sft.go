@@ -108,7 +108,7 @@ func runSFT(args []string) error {
 	if err := srppo.SaveSFT(*out, m, res); err != nil {
 		return err
 	}
-	if err := srppo.WriteJSON(filepath.Join(*out, "sft.json"), map[string]any{
+	if err := srppo.WriteJSON(filepath.Join(*out, srppo.SFTLogFile), map[string]any{
 		"command": "srppo " + strings.Join(append([]string{"sft"}, args...), " "), "train": cfg, "result": res, "demos": len(train)}); err != nil {
 		return err
 	}

@@ -175,7 +175,7 @@ func runPretrain(args []string) error {
 	if err := srppo.SaveModel(filepath.Join(*out, srppo.ModelSubdir), m); err != nil {
 		return err
 	}
-	if err := srppo.WriteJSON(filepath.Join(*out, "pretrain.json"), map[string]any{
+	if err := srppo.WriteJSON(filepath.Join(*out, srppo.PretrainLogFile), map[string]any{
 		"command": "srppo " + strings.Join(append([]string{"pretrain"}, args...), " "), "train": cfg, "model": m.Config,
 		"result": res, "documents": len(seqs), "held_out_documents": nHeld}); err != nil {
 		return err

@@ -37,7 +37,8 @@ func TestDispatchErrors(t *testing.T) {
 		code       int
 		out, inErr string
 	}{
-		{"no command", nil, 2, "", "usage: srppo <command>"},
+		{"no command lists the commands", nil, 0, "usage: srppo <command>", ""},
+		{"reproduce without -out", []string{"reproduce"}, 1, "", "srppo reproduce: -out is required"},
 		{"help", []string{"-h"}, 0, "world", ""},
 		{"unknown command", []string{"train"}, 2, "", `srppo: unknown command "train"`},
 		{"missing -out", []string{"world"}, 1, "", "srppo world: -out is required"},

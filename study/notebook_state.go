@@ -1,4 +1,4 @@
-package srppo
+package study
 
 import (
 	"encoding/json"
@@ -14,12 +14,8 @@ import (
 	"time"
 
 	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/srppo"
 )
-
-// NotebookWorkEnv names the environment variable that overrides the notebooks' work directory
-// (default ".work", relative to the notebook, i.e. notebooks/.work). The notebook checker points
-// it at a fresh directory so that no state from an earlier run is reused.
-const NotebookWorkEnv = "GOSRPPO_NOTEBOOK_WORK"
 
 // Notebook holds the knobs and the on-disk state shared by the GoNB notebooks in notebooks/.
 // GoNB runs every cell as a new process, so state lives in files under Dir:
@@ -43,14 +39,14 @@ type Notebook struct {
 	Preset string
 
 	World           datasets.World
-	Model           Config // VocabSize is set from the world's tokenizer
-	Pretrain        TrainConfig
+	Model           srppo.Config // VocabSize is set from the world's tokenizer
+	Pretrain        srppo.TrainConfig
 	PretrainHeldOut float64 // fraction of corpus documents held out for the validation loss
-	SFT             TrainConfig
+	SFT             srppo.TrainConfig
 	Demos           int   // N of notebooks 02–04
 	DemoSizes       []int // N of notebook 05's SFT rows
 	PPODemoSizes    []int // N of notebook 05's PPO rows
-	PPO             PPOConfig
+	PPO             srppo.PPOConfig
 	Iterations      int // PPO iterations per run in notebooks 04 and 05
 	EvalPerSplit    int // eval items per split the notebooks evaluate on
 	EvalEvery       int // PPO runs evaluate greedy EM every EvalEvery iterations
@@ -75,14 +71,14 @@ func NewNotebook(full bool) *Notebook {
 		Dir:             filepath.Join(work, "full"),
 		Seed:            1,
 		World:           datasets.Lean(),
-		Model:           DefaultConfig(0),
-		Pretrain:        DefaultPretrainConfig(),
+		Model:           srppo.DefaultConfig(0),
+		Pretrain:        srppo.DefaultPretrainConfig(),
 		PretrainHeldOut: 0.01,
-		SFT:             DefaultSFTConfig(),
+		SFT:             srppo.DefaultSFTConfig(),
 		Demos:           64,
 		DemoSizes:       []int{16, 64, 256, 1024},
 		PPODemoSizes:    []int{16, 64, 256, 1024},
-		PPO:             DefaultPPOConfig(PlaceEOS),
+		PPO:             srppo.DefaultPPOConfig(srppo.PlaceEOS),
 		Iterations:      200,
 		EvalPerSplit:    500,
 		EvalEvery:       10,
@@ -97,9 +93,9 @@ func NewNotebook(full bool) *Notebook {
 	nb.Pretrain.Epochs, nb.Pretrain.BatchRows, nb.Pretrain.Optim.WarmupSteps, nb.Pretrain.CheckpointEvery = 1, 16, 10, 50
 	// Spelled out rather than derived from DefaultSFTConfig, so that no minimum step count of the
 	// defaults stretches the small run: 30 epochs of rows of 4 (about 90 steps at N = 64).
-	sftOptim := DefaultSFTConfig().Optim
+	sftOptim := srppo.DefaultSFTConfig().Optim
 	sftOptim.LR = 3e-3
-	nb.SFT = TrainConfig{Seed: 1, BatchRows: 4, Epochs: 30, Optim: sftOptim}
+	nb.SFT = srppo.TrainConfig{Seed: 1, BatchRows: 4, Epochs: 30, Optim: sftOptim}
 	nb.DemoSizes, nb.PPODemoSizes = []int{16, 64}, []int{16}
 	// A larger actor learning rate than the design's 2e-5, so that a few iterations move the policy.
 	nb.PPO.Prompts, nb.PPO.MaxNew, nb.PPO.Minibatch, nb.PPO.ActorLR = 16, 16, 16, 1e-4
@@ -128,7 +124,7 @@ type notebookWorld struct {
 func (nb *Notebook) EnsureWorld() error {
 	path := filepath.Join(nb.DataDir(), datasets.WorldFile)
 	var have notebookWorld
-	err := readJSON(path, &have)
+	err := srppo.ReadJSON(path, &have)
 	switch {
 	case err == nil:
 		if have.Seed != nb.Seed || !reflect.DeepEqual(have.World, nb.World) {
@@ -158,7 +154,7 @@ func (nb *Notebook) Tokenizer() (*datasets.Tokenizer, error) {
 	if err := nb.EnsureWorld(); err != nil {
 		return nil, err
 	}
-	return DataTokenizer(nb.DataDir())
+	return srppo.DataTokenizer(nb.DataDir())
 }
 
 // EvalItems returns the first EvalPerSplit items of every eval split.
@@ -170,25 +166,12 @@ func (nb *Notebook) EvalItems() ([]datasets.EvalItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return EvalSlice(items, nb.EvalPerSplit), nil
-}
-
-// EvalSlice returns the first n items of every split, in file order.
-func EvalSlice(items []datasets.EvalItem, n int) []datasets.EvalItem {
-	count := map[string]int{}
-	var out []datasets.EvalItem
-	for _, it := range items {
-		if count[it.Split] < n {
-			count[it.Split]++
-			out = append(out, it)
-		}
-	}
-	return out
+	return srppo.EvalSlice(items, nb.EvalPerSplit), nil
 }
 
 // PromptPool returns the PPO prompt pool with gold answers (the world answers its own prompts),
 // so that the oracle reward and the rollouts' exact-match rate work.
-func (nb *Notebook) PromptPool() ([]PromptSource, error) {
+func (nb *Notebook) PromptPool() ([]srppo.PromptSource, error) {
 	if err := nb.EnsureWorld(); err != nil {
 		return nil, err
 	}
@@ -196,13 +179,13 @@ func (nb *Notebook) PromptPool() ([]PromptSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := make([]PromptSource, len(prompts))
+	pool := make([]srppo.PromptSource, len(prompts))
 	for i, p := range prompts {
 		ans, err := datasets.AnswerPrompt(p.Prompt)
 		if err != nil {
 			return nil, fmt.Errorf("prompt %d: %w", i+1, err)
 		}
-		pool[i] = PromptSource{Prompt: p.Prompt, Split: p.Split, Answer: ans}
+		pool[i] = srppo.PromptSource{Prompt: p.Prompt, Split: p.Split, Answer: ans}
 	}
 	return pool, nil
 }
@@ -210,21 +193,21 @@ func (nb *Notebook) PromptPool() ([]PromptSource, error) {
 // TrainLog is the record of a training run for plotting: the loss of every step and the
 // per-epoch curve.
 type TrainLog struct {
-	Step    []int        `json:"step"`
-	Loss    []float64    `json:"loss"`
-	Result  *TrainResult `json:"result"`
-	Config  TrainConfig  `json:"config"`
-	Model   Config       `json:"model"`
-	Seconds float64      `json:"seconds"`
-	Docs    int          `json:"documents,omitempty"`
-	Demos   int          `json:"demos,omitempty"`
-	Note    string       `json:"note,omitempty"`
+	Step    []int              `json:"step"`
+	Loss    []float64          `json:"loss"`
+	Result  *srppo.TrainResult `json:"result"`
+	Config  srppo.TrainConfig  `json:"config"`
+	Model   srppo.Config       `json:"model"`
+	Seconds float64            `json:"seconds"`
+	Docs    int                `json:"documents,omitempty"`
+	Demos   int                `json:"demos,omitempty"`
+	Note    string             `json:"note,omitempty"`
 }
 
 // Progress returns a training progress callback that prints about every tenth step (and the
 // last), with loss, throughput and ETA, prefixed by label.
-func (nb *Notebook) Progress(label string) func(Progress) {
-	return func(p Progress) {
+func (nb *Notebook) Progress(label string) func(srppo.Progress) {
+	return func(p srppo.Progress) {
 		every := max(p.TotalSteps/10, 1)
 		if p.Step%every == 0 || p.Step == p.TotalSteps || p.Step == 1 {
 			fmt.Fprintf(nb.log(), "%s: step %d/%d  epoch %d  loss %.4f  %5.0f tok/s  ETA %s\n",
@@ -241,36 +224,36 @@ func (nb *Notebook) BaseDir() string { return filepath.Join(nb.Dir, "pt") }
 // pretrained from scratch on the world's corpus (resumable: an interrupted run continues from
 // BaseDir/train). The model is saved to BaseDir/model and its loss log to BaseDir/log.json
 // (without steps for a shipped model: its Note says where it comes from).
-func (nb *Notebook) EnsureBase() (*LM, error) {
+func (nb *Notebook) EnsureBase() (*srppo.LM, error) {
 	tok, err := nb.Tokenizer()
 	if err != nil {
 		return nil, err
 	}
 	cfg := nb.Model
 	cfg.VocabSize = tok.VocabSize()
-	modelDir := filepath.Join(nb.BaseDir(), ModelSubdir)
-	if _, err := os.Stat(filepath.Join(modelDir, ConfigFile)); err == nil {
-		m, err := LoadModel(modelDir, &cfg, tok)
+	modelDir := filepath.Join(nb.BaseDir(), srppo.ModelSubdir)
+	if _, err := os.Stat(filepath.Join(modelDir, srppo.ConfigFile)); err == nil {
+		m, err := srppo.LoadModel(modelDir, &cfg, tok)
 		if err != nil {
 			return nil, fmt.Errorf("%w (delete %s to pretrain again with the current knobs)", err, nb.BaseDir())
 		}
 		return m, nil
 	}
 	if nb.Full && nb.Preset != "" {
-		if m, err := BaseModel(nb.Preset); err == nil && m.Config == cfg && m.Tokenizer.Equal(tok) {
+		if m, err := srppo.BaseModel(nb.Preset); err == nil && m.Config == cfg && m.Tokenizer.Equal(tok) {
 			fmt.Fprintf(nb.log(), "using the shipped base model of preset %q (srppo/base/%s)\n", nb.Preset, nb.Preset)
-			if err := SaveModel(modelDir, m); err != nil {
+			if err := srppo.SaveModel(modelDir, m); err != nil {
 				return nil, err
 			}
 			log := &TrainLog{Model: cfg, Note: fmt.Sprintf("shipped base model of preset %q: see srppo/base/%s/PRETRAIN.md for its command, token count and T0 numbers", nb.Preset, nb.Preset)}
-			return m, WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
+			return m, srppo.WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
 		}
 	}
 	docs, err := datasets.LoadCorpus(filepath.Join(nb.DataDir(), datasets.CorpusFile))
 	if err != nil {
 		return nil, err
 	}
-	seqs, err := EncodeCorpus(tok, docs)
+	seqs, err := srppo.EncodeCorpus(tok, docs)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +261,7 @@ func (nb *Notebook) EnsureBase() (*LM, error) {
 	train, held := seqs[:len(seqs)-nHeld], seqs[len(seqs)-nHeld:]
 	tc := nb.Pretrain
 	tc.CheckpointDir = filepath.Join(nb.BaseDir(), "train")
-	m, err := NewLM(cfg, tc.Seed)
+	m, err := srppo.NewLM(cfg, tc.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -290,17 +273,17 @@ func (nb *Notebook) EnsureBase() (*LM, error) {
 		return nil, err
 	}
 	log.Result = res
-	if err := SaveModel(modelDir, m); err != nil {
+	if err := srppo.SaveModel(modelDir, m); err != nil {
 		return nil, err
 	}
-	return m, WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
+	return m, srppo.WriteJSON(filepath.Join(nb.BaseDir(), "log.json"), log)
 }
 
 // train runs Train with printed progress, recording every step's loss in log.
-func (nb *Notebook) train(m *LM, train, held []Sequence, tc TrainConfig, label string, log *TrainLog) (*TrainResult, error) {
+func (nb *Notebook) train(m *srppo.LM, train, held []srppo.Sequence, tc srppo.TrainConfig, label string, log *TrainLog) (*srppo.TrainResult, error) {
 	start := time.Now()
 	printer := nb.Progress(label)
-	res, err := Train(m, train, held, tc, func(p Progress) {
+	res, err := srppo.Train(m, train, held, tc, func(p srppo.Progress) {
 		log.Step = append(log.Step, p.Step)
 		log.Loss = append(log.Loss, p.Loss)
 		printer(p)
@@ -312,7 +295,7 @@ func (nb *Notebook) train(m *LM, train, held []Sequence, tc TrainConfig, label s
 // BaseLog reads the loss log of π_pt written by EnsureBase.
 func (nb *Notebook) BaseLog() (*TrainLog, error) {
 	var log TrainLog
-	if err := readJSON(filepath.Join(nb.BaseDir(), "log.json"), &log); err != nil {
+	if err := srppo.ReadJSON(filepath.Join(nb.BaseDir(), "log.json"), &log); err != nil {
 		return nil, err
 	}
 	return &log, nil
@@ -324,19 +307,19 @@ func (nb *Notebook) SFTDir(n int) string { return filepath.Join(nb.Dir, fmt.Spri
 // EnsureSFT returns π_sft fine-tuned from π_pt on the first n demonstrations (the best epoch by
 // held-out loss) and its training log (with the overfitting curve): loaded from SFTDir(n) when
 // it is there, trained otherwise. The last epoch's weights ("SFT-long") are in SFTDir(n)/long.
-func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
+func (nb *Notebook) EnsureSFT(n int) (*srppo.LM, *TrainLog, error) {
 	pt, err := nb.EnsureBase()
 	if err != nil {
 		return nil, nil, err
 	}
 	dir := nb.SFTDir(n)
-	logPath := filepath.Join(dir, "sft.json")
+	logPath := filepath.Join(dir, srppo.SFTLogFile)
 	if _, err := os.Stat(logPath); err == nil {
 		var log TrainLog
-		if err := readJSON(logPath, &log); err != nil {
+		if err := srppo.ReadJSON(logPath, &log); err != nil {
 			return nil, nil, err
 		}
-		m, err := LoadModel(filepath.Join(dir, ModelSubdir), &pt.Config, pt.Tokenizer)
+		m, err := srppo.LoadModel(filepath.Join(dir, srppo.ModelSubdir), &pt.Config, pt.Tokenizer)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (delete %s to fine-tune again)", err, dir)
 		}
@@ -345,7 +328,7 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 	if !slices.Contains(nb.World.DemoSizes, n) {
 		return nil, nil, fmt.Errorf("no demonstration set of size %d (the world has %v)", n, nb.World.DemoSizes)
 	}
-	train, held, err := LoadSFTData(nb.DataDir(), pt.Tokenizer, n)
+	train, held, err := srppo.LoadSFTData(nb.DataDir(), pt.Tokenizer, n)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -362,24 +345,24 @@ func (nb *Notebook) EnsureSFT(n int) (*LM, *TrainLog, error) {
 		return nil, nil, err
 	}
 	log.Result = res
-	if err := SaveSFT(dir, m, res); err != nil {
+	if err := srppo.SaveSFT(dir, m, res); err != nil {
 		return nil, nil, err
 	}
-	return m, log, WriteJSON(logPath, log)
+	return m, log, srppo.WriteJSON(logPath, log)
 }
 
 // LoadSFTLong returns the last epoch's weights of π_sft on n demonstrations ("SFT-long", the
 // overfit model of table T1), fine-tuning first if needed.
-func (nb *Notebook) LoadSFTLong(n int) (*LM, error) {
+func (nb *Notebook) LoadSFTLong(n int) (*srppo.LM, error) {
 	sft, _, err := nb.EnsureSFT(n)
 	if err != nil {
 		return nil, err
 	}
-	return LoadModel(filepath.Join(nb.SFTDir(n), SFTLongSubdir), &sft.Config, sft.Tokenizer)
+	return srppo.LoadModel(filepath.Join(nb.SFTDir(n), srppo.SFTLongSubdir), &sft.Config, sft.Tokenizer)
 }
 
 // PPOConfig returns the notebook's PPO knobs with the given reward placement mode.
-func (nb *Notebook) PPOConfig(mode string) PPOConfig {
+func (nb *Notebook) PPOConfig(mode string) srppo.PPOConfig {
 	c := nb.PPO
 	c.Mode = mode
 	return c
@@ -387,7 +370,7 @@ func (nb *Notebook) PPOConfig(mode string) PPOConfig {
 
 // RunDir is the directory of the PPO run called name with config cfg: Dir/ppo/NAME-HASH, where
 // HASH is a short hash of the config, so that changing a knob starts a new run and keeps the old.
-func (nb *Notebook) RunDir(name string, cfg PPOConfig) string {
+func (nb *Notebook) RunDir(name string, cfg srppo.PPOConfig) string {
 	data, _ := json.Marshal(cfg)
 	h := uint32(2166136261) // FNV-1a
 	for _, b := range data {
@@ -398,7 +381,7 @@ func (nb *Notebook) RunDir(name string, cfg PPOConfig) string {
 
 // OpenPPO starts (or resumes) the PPO run called name from π_sft with config cfg, prompts from
 // the world's pool and greedy EM on the notebook's eval items every EvalEvery iterations.
-func (nb *Notebook) OpenPPO(name string, cfg PPOConfig, sft *LM) (*PPORun, error) {
+func (nb *Notebook) OpenPPO(name string, cfg srppo.PPOConfig, sft *srppo.LM) (*srppo.PPORun, error) {
 	pt, err := nb.EnsureBase()
 	if err != nil {
 		return nil, err
@@ -411,7 +394,7 @@ func (nb *Notebook) OpenPPO(name string, cfg PPOConfig, sft *LM) (*PPORun, error
 	if err != nil {
 		return nil, err
 	}
-	run, err := NewPPORun(nb.RunDir(name, cfg), cfg, uint64(nb.Seed), sft, pt, pool)
+	run, err := srppo.NewPPORun(nb.RunDir(name, cfg), cfg, uint64(nb.Seed), sft, pt, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -420,17 +403,17 @@ func (nb *Notebook) OpenPPO(name string, cfg PPOConfig, sft *LM) (*PPORun, error
 }
 
 // LoadPolicy loads the current policy of the PPO run called name with config cfg.
-func (nb *Notebook) LoadPolicy(name string, cfg PPOConfig) (*LM, error) {
+func (nb *Notebook) LoadPolicy(name string, cfg srppo.PPOConfig) (*srppo.LM, error) {
 	tok, err := nb.Tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	return LoadModel(filepath.Join(nb.RunDir(name, cfg), ModelSubdir), nil, tok)
+	return srppo.LoadModel(filepath.Join(nb.RunDir(name, cfg), srppo.ModelSubdir), nil, tok)
 }
 
 // OpenSteps opens the step-by-step PPO session Dir/name (see PPOSteps) from π_sft on Demos
 // demonstrations and π_pt, with config cfg.
-func (nb *Notebook) OpenSteps(name string, cfg PPOConfig) (*PPOSteps, error) {
+func (nb *Notebook) OpenSteps(name string, cfg srppo.PPOConfig) (*srppo.PPOSteps, error) {
 	pt, err := nb.EnsureBase()
 	if err != nil {
 		return nil, err
@@ -443,7 +426,7 @@ func (nb *Notebook) OpenSteps(name string, cfg PPOConfig) (*PPOSteps, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := OpenPPOSteps(filepath.Join(nb.Dir, name), cfg, uint64(nb.Seed), sft, pt, pool)
+	s, err := srppo.OpenPPOSteps(filepath.Join(nb.Dir, name), cfg, uint64(nb.Seed), sft, pt, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +436,7 @@ func (nb *Notebook) OpenSteps(name string, cfg PPOConfig) (*PPOSteps, error) {
 
 // RunPPO runs (or resumes) run up to iterations, printing one line per iteration (and every
 // sanity failure), and returns the metrics of every iteration done so far.
-func (nb *Notebook) RunPPO(run *PPORun, iterations int) ([]Metrics, error) {
+func (nb *Notebook) RunPPO(run *srppo.PPORun, iterations int) ([]srppo.Metrics, error) {
 	w := nb.log()
 	if run.Iteration < iterations {
 		fmt.Fprintf(w, "ppo %s (mode %s): iterations %d → %d\n", filepath.Base(run.Dir), run.Config.Mode, run.Iteration, iterations)
@@ -473,87 +456,5 @@ func (nb *Notebook) RunPPO(run *PPORun, iterations int) ([]Metrics, error) {
 			fmt.Fprintf(w, "SANITY FAILURE at iteration %d: %s\n", m.Iteration, s)
 		}
 	}
-	return ReadMetrics(run.Dir)
-}
-
-// WriteJSON writes v as indented JSON to path atomically, creating the directory.
-func WriteJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return datasets.WriteFileAtomic(path, append(data, '\n'))
-}
-
-// T1Modes are the PPO rows of table T1: SRPPO (eos), the token-level variant and the oracle
-// upper bound.
-var T1Modes = []string{PlaceEOS, PlaceToken, PlaceOracle}
-
-// T1Method names a placement mode's row in table T1 ("SRPPO-eos", "SRPPO-token", "oracle-PPO").
-func T1Method(mode string) string {
-	if mode == PlaceOracle {
-		return "oracle-PPO"
-	}
-	return "SRPPO-" + mode
-}
-
-// T1Run names the PPO run of table T1 for n demonstrations and a placement mode.
-func T1Run(n int, mode string) string { return fmt.Sprintf("t1-n%d-%s", n, mode) }
-
-// T1Rows evaluates every model of table T1 that the notebook made (greedy, chat format, on
-// EvalItems): π_pt zero-shot; π_sft and SFT-long for each of DemoSizes; and the policy of each
-// T1 run (T1Run) for each of PPODemoSizes and modes. Missing SFT models are trained; missing
-// PPO runs are an error.
-func (nb *Notebook) T1Rows(modes []string) ([]ResultRow, error) {
-	pt, err := nb.EnsureBase()
-	if err != nil {
-		return nil, err
-	}
-	items, err := nb.EvalItems()
-	if err != nil {
-		return nil, err
-	}
-	var rows []ResultRow
-	add := func(method string, n int, m *LM) error {
-		rep, err := Evaluate(m, items, EvalConfig{Format: FormatChat, MaxNew: nb.PPO.MaxNew, BatchRows: 64})
-		if err != nil {
-			return err
-		}
-		rows = append(rows, ResultRow{Method: method, N: n, Report: rep})
-		return nil
-	}
-	if err := add("PT zero-shot", 0, pt); err != nil {
-		return nil, err
-	}
-	for _, n := range nb.DemoSizes {
-		sft, _, err := nb.EnsureSFT(n)
-		if err != nil {
-			return nil, err
-		}
-		long, err := nb.LoadSFTLong(n)
-		if err != nil {
-			return nil, err
-		}
-		if err := add("SFT", n, sft); err != nil {
-			return nil, err
-		}
-		if err := add("SFT-long", n, long); err != nil {
-			return nil, err
-		}
-	}
-	for _, n := range nb.PPODemoSizes {
-		for _, mode := range modes {
-			m, err := nb.LoadPolicy(T1Run(n, mode), nb.PPOConfig(mode))
-			if err != nil {
-				return nil, fmt.Errorf("%s at N = %d: %w (run its PPO first)", T1Method(mode), n, err)
-			}
-			if err := add(T1Method(mode), n, m); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return rows, nil
+	return srppo.ReadMetrics(run.Dir)
 }

@@ -43,7 +43,7 @@ func OpenPPOSteps(dir string, cfg PPOConfig, seed uint64, sft, pt *LM, pool []Pr
 	}
 	stored := cfg
 	var st runState
-	if err := readJSON(filepath.Join(resolveCheckpointDir(filepath.Join(dir, "checkpoint")), "state.json"), &st); err == nil {
+	if err := readJSON(filepath.Join(resolveCheckpointDir(filepath.Join(dir, CheckpointDir)), StateFile), &st); err == nil {
 		stored = st.Config
 		if st.SeedRecorded {
 			seed = st.Seed

@@ -1,4 +1,4 @@
-package srppo
+package study
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/srppo"
 )
 
 // tinyNotebook is a notebook small enough for unit tests: a 40-document world and a one-layer
@@ -29,7 +30,7 @@ func tinyNotebook(t *testing.T) *Notebook {
 	return nb
 }
 
-func mustParams(t *testing.T, m *LM) map[string][]float32 {
+func mustParams(t *testing.T, m *srppo.LM) map[string][]float32 {
 	t.Helper()
 	p, err := m.Params()
 	if err != nil {
@@ -44,10 +45,10 @@ func TestNewNotebookScales(t *testing.T) {
 	if small.Dir != filepath.Join(".work", "small") || full.Dir != filepath.Join(".work", "full") {
 		t.Errorf("dirs %q %q", small.Dir, full.Dir)
 	}
-	if !full.Full || small.Full || !reflect.DeepEqual(full.World, datasets.Lean()) || full.Model != DefaultConfig(0) {
+	if !full.Full || small.Full || !reflect.DeepEqual(full.World, datasets.Lean()) || full.Model != srppo.DefaultConfig(0) {
 		t.Errorf("full is not the design's lean world and 2×128 model: %+v", full)
 	}
-	if full.PPO != DefaultPPOConfig(PlaceEOS) || full.Iterations != 200 {
+	if full.PPO != srppo.DefaultPPOConfig(srppo.PlaceEOS) || full.Iterations != 200 {
 		t.Errorf("full PPO %+v, %d iterations", full.PPO, full.Iterations)
 	}
 	for _, nb := range []*Notebook{small, full} {
@@ -137,8 +138,8 @@ func TestNotebookStateOnDisk(t *testing.T) {
 		t.Error("SFT on a demo size the world does not have: no error")
 	}
 
-	cfg := nb.PPOConfig(PlaceToken)
-	if cfg.Mode != PlaceToken || nb.RunDir("a", cfg) == nb.RunDir("a", nb.PPOConfig(PlaceEOS)) {
+	cfg := nb.PPOConfig(srppo.PlaceToken)
+	if cfg.Mode != srppo.PlaceToken || nb.RunDir("a", cfg) == nb.RunDir("a", nb.PPOConfig(srppo.PlaceEOS)) {
 		t.Errorf("PPOConfig/RunDir: %+v %s", cfg, nb.RunDir("a", cfg))
 	}
 	run, err := nb.OpenPPO("token", cfg, sft)
@@ -158,36 +159,6 @@ func TestNotebookStateOnDisk(t *testing.T) {
 	}
 	if p, err := nb.LoadPolicy("token", cfg); err != nil || !reflect.DeepEqual(mustParams(t, p), mustParams(t, again.Models.Policy)) {
 		t.Errorf("LoadPolicy does not load the run's policy (%v)", err)
-	}
-
-	// Table T1 from the models made so far: T1 runs are missing until they are run.
-	nb.DemoSizes, nb.PPODemoSizes = []int{16}, []int{16}
-	if _, err := nb.T1Rows([]string{PlaceEOS}); err == nil || !strings.Contains(err.Error(), "SRPPO-eos at N = 16") {
-		t.Errorf("T1 without its PPO run: error %v", err)
-	}
-	t1, err := nb.OpenPPO(T1Run(16, PlaceEOS), nb.PPOConfig(PlaceEOS), sft)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := nb.RunPPO(t1, 1); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := nb.T1Rows([]string{PlaceEOS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var methods []string
-	for _, r := range rows {
-		methods = append(methods, r.Method)
-		if len(r.Report.Items) != len(items) {
-			t.Errorf("%s evaluated on %d items, want %d", r.Method, len(r.Report.Items), len(items))
-		}
-	}
-	if !slices.Equal(methods, []string{"PT zero-shot", "SFT", "SFT-long", "SRPPO-eos"}) || rows[1].N != 16 || rows[0].N != 0 {
-		t.Errorf("T1 rows %q", methods)
-	}
-	if T1Method(PlaceOracle) != "oracle-PPO" || T1Method(PlaceToken) != "SRPPO-token" {
-		t.Error("T1Method")
 	}
 
 	if out := nb.Log.(*bytes.Buffer).String(); !strings.Contains(out, "pretraining π_pt") || !strings.Contains(out, "SFT of π_pt on 16") || !strings.Contains(out, "iter") {
@@ -210,11 +181,11 @@ func TestPPOStepsStageByStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(nb.Dir, "steps")
-	cfg := nb.PPOConfig(PlaceEOS)
+	cfg := nb.PPOConfig(srppo.PlaceEOS)
 	var log bytes.Buffer
-	open := func(cfg PPOConfig) *PPOSteps {
+	open := func(cfg srppo.PPOConfig) *srppo.PPOSteps {
 		t.Helper()
-		s, err := OpenPPOSteps(dir, cfg, 7, sft, pt, pool)
+		s, err := srppo.OpenPPOSteps(dir, cfg, 7, sft, pt, pool)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +229,7 @@ func TestPPOStepsStageByStage(t *testing.T) {
 	if !reflect.DeepEqual(r1, r2) || r1.Iteration != 1 {
 		t.Error("re-running the rollout stage of the same iteration gave another rollout")
 	}
-	if exists(StepsScoredFile) || exists(StepsAdvantagesFile) {
+	if exists(srppo.StepsScoredFile) || exists(srppo.StepsAdvantagesFile) {
 		t.Error("a new rollout left the old scored/advantages files")
 	}
 
@@ -291,7 +262,7 @@ func TestPPOStepsStageByStage(t *testing.T) {
 	if err != nil || m.Iteration != 1 {
 		t.Fatalf("update: %v, %v", m, err)
 	}
-	ms, err := ReadMetrics(dir)
+	ms, err := srppo.ReadMetrics(dir)
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("metrics.jsonl: %d lines, %v", len(ms), err)
 	}
@@ -315,7 +286,7 @@ func TestScoreResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ScoreResponses(sft, pt, []ResponseItem{
+	rows, err := srppo.ScoreResponses(sft, pt, []srppo.ResponseItem{
 		{Prompt: "REV a b", Response: "b a", Answer: "b a"},
 		{Prompt: "REV a b", Response: "a b <eos> c", Answer: "b a"},
 		{Prompt: "MAX 1 2", Response: "2"},
@@ -329,8 +300,8 @@ func TestScoreResponses(t *testing.T) {
 	if !*rows[0].Correct || *rows[1].Correct || rows[2].Correct != nil {
 		t.Error("Correct is wrong")
 	}
-	pairs := []Sequence{PairSequence(rows[0].PromptTokens, rows[0].Tokens)}
-	want, err := ScoreModels([]*LM{sft, pt}, pairs, 4)
+	pairs := []srppo.Sequence{srppo.PairSequence(rows[0].PromptTokens, rows[0].Tokens)}
+	want, err := srppo.ScoreModels([]*srppo.LM{sft, pt}, pairs, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,48 +315,44 @@ func TestScoreResponses(t *testing.T) {
 	if math.Abs(sum-rows[0].Coherent) > 1e-6 {
 		t.Errorf("coherent %v, ΣΔ %v", rows[0].Coherent, sum)
 	}
-	rep := &EvalReport{Items: []ItemResult{{Item: datasets.EvalItem{Prompt: "REV a b", Answer: "b a"}, Response: "a <eos>"}}}
-	if got := CompareWithGold(rep); !reflect.DeepEqual(got, []ResponseItem{{"REV a b", "b a", "b a"}, {"REV a b", "a <eos>", "b a"}}) {
+	rep := &srppo.EvalReport{Items: []srppo.ItemResult{{Item: datasets.EvalItem{Prompt: "REV a b", Answer: "b a"}, Response: "a <eos>"}}}
+	if got := srppo.CompareWithGold(rep); !reflect.DeepEqual(got, []srppo.ResponseItem{{Prompt: "REV a b", Response: "b a", Answer: "b a"}, {Prompt: "REV a b", Response: "a <eos>", Answer: "b a"}}) {
 		t.Errorf("CompareWithGold: %+v", got)
 	}
-	if _, err := ScoreResponses(sft, pt, []ResponseItem{{Prompt: "REV a", Response: "zzz"}}); err == nil {
+	if _, err := srppo.ScoreResponses(sft, pt, []srppo.ResponseItem{{Prompt: "REV a", Response: "zzz"}}); err == nil {
 		t.Error("unknown word: no error")
 	}
 }
 
 func TestNotebookFormatting(t *testing.T) {
-	g := func(name string, em float64) GroupStats {
-		return GroupStats{Group: name, N: 10, EM: em, EOSRate: 1, MeanLen: 2}
+	g := func(name string, em float64) srppo.GroupStats {
+		return srppo.GroupStats{Group: name, N: 10, EM: em, EOSRate: 1, MeanLen: 2}
 	}
-	rep := &EvalReport{Format: FormatChat, BySplit: []GroupStats{g("id", 0.5), g("ood_op", 0.25)}, Overall: g("all", 0.375),
-		ByOp: []GroupStats{g("REV", 0.5)}, ByOpLen: []GroupStats{g("REV/2", 0.5), g("REV/5", 0.25)}}
+	rep := &srppo.EvalReport{Format: srppo.FormatChat, BySplit: []srppo.GroupStats{g("id", 0.5), g("ood_op", 0.25)}, Overall: g("all", 0.375),
+		ByOp: []srppo.GroupStats{g("REV", 0.5)}, ByOpLen: []srppo.GroupStats{g("REV/2", 0.5), g("REV/5", 0.25)}}
 	out := FormatEval(rep, true)
 	for _, want := range []string{"ood_op", "0.250", "L=5", "REV"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("FormatEval lacks %q:\n%s", want, out)
 		}
 	}
-	res := FormatResults([]ResultRow{{"PT zero-shot", 0, rep}, {"SFT", 16, &EvalReport{BySplit: []GroupStats{g("id", 0.75)}}}})
-	if !strings.Contains(res, "EM ood_op") || !strings.Contains(res, "0.750") || !strings.Contains(res, "–") {
-		t.Errorf("FormatResults:\n%s", res)
-	}
-	ms := []Metrics{{Iteration: 0, Length: 2, EOSPct: 100}, {Iteration: 1, Length: 3, KL: 0.5, EvalEM: map[string]float64{"id": 0.5}}}
-	ld := FormatLengthDynamics([]string{"eos", "token"}, [][]Metrics{ms, ms[:1]}, []int{0, 1, 9})
+	ms := []srppo.Metrics{{Iteration: 0, Length: 2, EOSPct: 100}, {Iteration: 1, Length: 3, KL: 0.5, EvalEM: map[string]float64{"id": 0.5}}}
+	ld := FormatLengthDynamics([]string{"eos", "token"}, [][]srppo.Metrics{ms, ms[:1]}, []int{0, 1, 9})
 	if !strings.Contains(ld, "3.00 ± 0.00") || !strings.Contains(ld, "id 0.50 (iter 1)") || strings.Count(ld, "token") != 2 {
 		t.Errorf("FormatLengthDynamics:\n%s", ld)
 	}
 	ok := true
-	r := &Rollout{Stage: StageScored, Rows: []RolloutRow{{Prompt: "REV a b", Text: "b a <eos>", Tokens: []int32{1, 2, 3}, Correct: &ok, Coherent: 1.5, KL: []float32{0, 0, 0}, Rewards: []float32{0, 0, 1.5}}}}
+	r := &srppo.Rollout{Stage: srppo.StageScored, Rows: []srppo.RolloutRow{{Prompt: "REV a b", Text: "b a <eos>", Tokens: []int32{1, 2, 3}, Correct: &ok, Coherent: 1.5, KL: []float32{0, 0, 0}, Rewards: []float32{0, 0, 1.5}}}}
 	if out := FormatRollout(r, 0); !strings.Contains(out, "b a <eos>") || !strings.Contains(out, "1.50") || !strings.Contains(out, "yes") {
 		t.Errorf("FormatRollout:\n%s", out)
 	}
-	if out := FormatMetrics(Metrics{UpdateStats: UpdateStats{FirstRatio: 1}}); !strings.Contains(out, "ok") {
+	if out := FormatMetrics(srppo.Metrics{UpdateStats: srppo.UpdateStats{FirstRatio: 1}}); !strings.Contains(out, "ok") {
 		t.Errorf("FormatMetrics:\n%s", out)
 	}
-	if out := FormatMetrics(Metrics{Sanity: []string{"boom"}}); !strings.Contains(out, "SANITY FAILURES: boom") {
+	if out := FormatMetrics(srppo.Metrics{Sanity: []string{"boom"}}); !strings.Contains(out, "SANITY FAILURES: boom") {
 		t.Errorf("FormatMetrics:\n%s", out)
 	}
-	diag := FormatDiagnostics([]RewardDiagnostics{{Split: "ood_op", Items: 4, Pass1: 0.25, PassK: 0.5, BestOfK: 0.5, PairwiseAcc: Float(math.NaN()), K: 8}})
+	diag := FormatDiagnostics([]srppo.RewardDiagnostics{{Split: "ood_op", Items: 4, Pass1: 0.25, PassK: 0.5, BestOfK: 0.5, PairwiseAcc: srppo.Float(math.NaN()), K: 8}})
 	if !strings.Contains(diag, "pass@8") || !strings.Contains(diag, "ood_op") || !strings.Contains(diag, "NaN") {
 		t.Errorf("FormatDiagnostics:\n%s", diag)
 	}

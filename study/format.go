@@ -1,4 +1,4 @@
-package srppo
+package study
 
 import (
 	"fmt"
@@ -10,12 +10,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/gosrppo/gosrppo/datasets"
+	"github.com/gosrppo/gosrppo/srppo"
 )
 
 // FormatEval formats an evaluation as text tables: EM, EOS %, truncated % and mean length per
 // split (and overall), and with byOpLen the EM by operation and argument length where items
 // have them.
-func FormatEval(rep *EvalReport, byOpLen bool) string {
+func FormatEval(rep *srppo.EvalReport, byOpLen bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s format, %d items\n", rep.Format, len(rep.Items))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -58,65 +59,17 @@ func FormatEval(rep *EvalReport, byOpLen bool) string {
 				fmt.Fprint(tw, "–\t")
 			}
 		}
-		g, _ := Group(rep.ByOp, op)
+		g, _ := srppo.Group(rep.ByOp, op)
 		fmt.Fprintf(tw, "%.2f\t\n", g.EM)
 	}
 	tw.Flush()
 	return b.String()
 }
 
-// ResponseItem is a response to score with the coherent reward: a prompt and a response in
-// plain text (without the chat template), and the gold answer when known ("" if not).
-type ResponseItem struct {
-	Prompt, Response, Answer string
-}
-
-// ScoreResponses teacher-forces each response through π_sft and π_pt and returns one row per item
-// with the per-token log-probs (LogpSFT, LogpPT), Δ_t = log π_sft − log π_pt (Delta), the coherent
-// reward r = Σ_t Δ_t (Coherent) and, where an answer is given, Correct. A response is scored as
-// given when it contains the EOS token (<eos> for the world; what follows it is dropped);
-// otherwise EOS is appended, as a finished answer. This is the reward of design §1 for any
-// response, without a policy or critic.
-func ScoreResponses(sft, pt *LM, items []ResponseItem) ([]RolloutRow, error) {
-	rows := make([]RolloutRow, len(items))
-	pairs := make([]Sequence, len(items))
-	tok, eos := sft.Tokenizer, sft.Tokenizer.EOS()
-	eosText := tok.Decode([]int32{eos})
-	for i, it := range items {
-		p, err := tok.EncodePrompt(it.Prompt)
-		if err != nil {
-			return nil, fmt.Errorf("item %d prompt: %w", i+1, err)
-		}
-		response, _, _ := strings.Cut(it.Response, eosText)
-		toks, err := tok.EncodeResponse(response)
-		if err != nil {
-			return nil, fmt.Errorf("item %d response: %w", i+1, err)
-		}
-		rows[i] = RolloutRow{PromptIndex: i, Prompt: it.Prompt, PromptTokens: p, Tokens: toks, Words: datasets.TokenTexts(tok, toks),
-			Text: tok.Decode(toks), Stopped: true}
-		if it.Answer != "" {
-			ok := datasets.ScoreTokens(tok, toks, it.Answer, eos).Exact
-			rows[i].Correct = &ok
-		}
-		pairs[i] = PairSequence(p, toks)
-	}
-	lps, err := ScoreModels([]*LM{sft, pt}, pairs, 64)
-	if err != nil {
-		return nil, err
-	}
-	for i := range rows {
-		r := &rows[i]
-		r.LogpSFT, r.LogpPT = lps[0][i], lps[1][i]
-		r.Delta = CoherentDelta(r.LogpSFT, r.LogpPT, 0)
-		r.Coherent = CoherentReward(r.Delta)
-	}
-	return rows, nil
-}
-
 // FormatRollout lists the first n rows of a rollout (all when n ≤ 0): prompt, response, whether
 // it stopped and is correct, and — once scored — the coherent reward Σ Δ, the KL to the
 // reference and the summed placed reward.
-func FormatRollout(r *Rollout, n int) string {
+func FormatRollout(r *srppo.Rollout, n int) string {
 	var b strings.Builder
 	rows := r.Rows
 	if n > 0 && n < len(rows) {
@@ -125,7 +78,7 @@ func FormatRollout(r *Rollout, n int) string {
 	fmt.Fprintf(&b, "iteration %d, stage %s, %d rows (mode %s)\n", r.Iteration, r.Stage, len(r.Rows), r.Config.Mode)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "split\tprompt\tresponse\tlen\tcorrect")
-	scored := r.Stage != StageRollout
+	scored := r.Stage != srppo.StageRollout
 	if scored {
 		fmt.Fprint(tw, "\tΣΔ\tΣKL\tΣr")
 	}
@@ -167,7 +120,7 @@ func sum32(x []float32) float64 {
 
 // FormatMetrics formats one iteration's metrics: reward, KL, length, EOS and truncation, the
 // update statistics and the sanity checks.
-func FormatMetrics(m Metrics) string {
+func FormatMetrics(m srppo.Metrics) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "iteration %d: reward ΣΔ %.3f ± %.3f, Δ content %.3f / Δ EOS %.3f, KL %.4f, length %.2f ± %.2f, EOS %.0f%%, truncated %.0f%%, correct %.0f%%\n",
 		m.Iteration, m.Reward, m.RewardStd, float64(m.DeltaContent), float64(m.DeltaEOS), m.KL, m.Length, m.LengthStd, m.EOSPct, m.TruncPct, float64(m.Correct))
@@ -186,13 +139,13 @@ func FormatMetrics(m Metrics) string {
 // names): at each of the given iterations (those a run has) mean length ± sd, truncated % and
 // EOS %, and at each run's last iteration the KL to π_sft, the mean reward, the rollouts'
 // correct % and the latest greedy EM per split.
-func FormatLengthDynamics(names []string, runs [][]Metrics, iterations []int) string {
+func FormatLengthDynamics(names []string, runs [][]srppo.Metrics, iterations []int) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\titer\tlength\ttrunc %\tEOS %\t")
 	for ri, ms := range runs {
 		for _, it := range iterations {
-			i := slices.IndexFunc(ms, func(m Metrics) bool { return m.Iteration == it })
+			i := slices.IndexFunc(ms, func(m srppo.Metrics) bool { return m.Iteration == it })
 			if i < 0 {
 				continue
 			}
@@ -226,67 +179,10 @@ func FormatLengthDynamics(names []string, runs [][]Metrics, iterations []int) st
 	return b.String()
 }
 
-// ResultRow is one row of the results table T1: a method (e.g. "SFT", "SRPPO-eos") trained on N
-// demonstrations (0 when none, e.g. the base model zero-shot) and its chat-format evaluation.
-type ResultRow struct {
-	Method string
-	N      int
-	Report *EvalReport
-}
-
-// FormatResults formats table T1 of design §6 for one seed: one row per method and N, EM per
-// split (in the order of the first report), overall EOS % and mean length.
-func FormatResults(rows []ResultRow) string {
-	var splits []string
-	for _, r := range rows {
-		for _, g := range r.Report.BySplit {
-			if !slices.Contains(splits, g.Group) {
-				splits = append(splits, g.Group)
-			}
-		}
-	}
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "method\tN\t")
-	for _, s := range splits {
-		fmt.Fprintf(tw, "EM %s\t", s)
-	}
-	fmt.Fprintln(tw, "EOS %\tmean len\t")
-	for _, r := range rows {
-		n := "–"
-		if r.N > 0 {
-			n = strconv.Itoa(r.N)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t", r.Method, n)
-		for _, s := range splits {
-			if g, ok := Group(r.Report.BySplit, s); ok {
-				fmt.Fprintf(tw, "%.3f\t", g.EM)
-			} else {
-				fmt.Fprint(tw, "–\t")
-			}
-		}
-		fmt.Fprintf(tw, "%.1f\t%.2f\t\n", 100*r.Report.Overall.EOSRate, r.Report.Overall.MeanLen)
-	}
-	tw.Flush()
-	return b.String()
-}
-
-// CompareWithGold returns, for every item of an evaluation, two responses to score with
-// ScoreResponses: the gold answer, then the model's own response.
-func CompareWithGold(rep *EvalReport) []ResponseItem {
-	var out []ResponseItem
-	for _, r := range rep.Items {
-		out = append(out,
-			ResponseItem{Prompt: r.Item.Prompt, Response: r.Item.Answer, Answer: r.Item.Answer},
-			ResponseItem{Prompt: r.Item.Prompt, Response: r.Response, Answer: r.Item.Answer})
-	}
-	return out
-}
-
 // FormatDiagnostics formats table T3 of design §6 (DiagnoseReward): per split, SFT pass@1 and
 // pass@K of temperature-1 samples, best-of-K reranked by the coherent reward r, the pairwise
 // accuracy of r(correct) > r(wrong), and the mean Δ on content tokens and on <eos>.
-func FormatDiagnostics(ds []RewardDiagnostics) string {
+func FormatDiagnostics(ds []srppo.RewardDiagnostics) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	k := 0
