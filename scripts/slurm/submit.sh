@@ -20,8 +20,11 @@
 #   SRPPO_CPUS=2           CPUs per task (GOMAXPROCS follows it)
 #   SRPPO_MEM=             memory per task, e.g. 8G (the smoke/quick/grid budgets need < 1G per task)
 #   SRPPO_TIME=            time limit per task, e.g. 04:00:00
-#   SRPPO_GPU=0            1: a GPU per task (--gres=gpu:1), build with -tags xla, GOMLX_BACKEND=xla:cuda
-#                          (the PJRT CUDA plugin must be installed on the nodes: README, Backends)
+#   SRPPO_GPU=0            1: a GPU per task (--gres=gpu:1), build with -tags xla (cgo: a C compiler
+#                          where you submit), GOMLX_BACKEND=xla:cuda unless set. Nothing is downloaded
+#                          at run time: the PJRT CUDA plugin must be installed where the nodes see it,
+#                          or named by path, e.g. GOMLX_BACKEND=xla:/shared/jax_plugins/xla_cuda13/xla_cuda_plugin.so
+#                          (README, Backends; bench/gpu/gpubench.sh uses the plugin of a pip-installed JAX)
 #   SRPPO_GRES=gpu:1       the --gres request when SRPPO_GPU=1 (e.g. gpu:h100:1)
 #   SRPPO_SBATCH_ARGS=     more sbatch options for every job (word-split), e.g. "--account=proj --qos=short"
 #   SRPPO_RENDER_AFTER=afterok   afterany renders even if a worker failed (the render then computes
@@ -123,6 +126,8 @@ if grep -q '] done; tables in' "$slurmdir/logs/render-$render.out" 2>/dev/null; 
   echo "submit.sh: rendered; see $slurmdir/logs/render-$render.out"
   exit 0
 fi
-echo "submit.sh: the render job did not finish; logs:" >&2
-ls "$slurmdir/logs" >&2
+echo "submit.sh: the render job did not finish; the last lines of this submission's logs:" >&2
+for f in "$slurmdir/logs/shard-${array}_"*.out "$slurmdir/logs/render-$render.out"; do
+  [ -f "$f" ] && { echo "== $f" && tail -n 5 "$f"; } >&2
+done
 exit 1
