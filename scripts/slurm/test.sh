@@ -27,6 +27,8 @@ mkdir -p "$work"
 chmod 0755 "$work" # munged wants its socket's directories searchable by all
 work=$(cd "$work" && pwd)
 export SRPPO_SLURM_DIR=$work/cluster
+# Ports of its own, so that a cluster started by hand (default 6817/6818) can keep running.
+export SRPPO_SLURM_PORT=${SRPPO_SLURM_PORT:-6827}
 cluster=$repo/scripts/slurm/local-cluster.sh
 bin=$work/srppo
 times=()
