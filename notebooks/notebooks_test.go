@@ -31,7 +31,9 @@ type notebook struct {
 	Figures int
 	// What lists the promised figures (for failure messages).
 	What []string
-	// Budget is the longest its execution may take with the small config on two cores.
+	// Budget is the longest its execution may take with the small config on two cores. It guards
+	// against a notebook outgrowing CI, not speed: on two cores shared with other builds (load
+	// average about 12) notebook 05 took 360 s, about twice its time on a quiet machine.
 	Budget time.Duration
 	// Prints lists text its outputs must contain (notebook 05: both criteria with a verdict).
 	Prints []string
@@ -43,12 +45,12 @@ var notebooks = []notebook{
 	{"02_sft_and_token_rewards.ipynb", 3, []string{"SFT overfitting curve", "EM before/after SFT", "per-token reward Δ_t"}, 3 * time.Minute, nil},
 	{"03_ppo_step_by_step.ipynb", 3, []string{"per-token reward of the scored rollout", "advantages per token", "PPO dashboard"}, 3 * time.Minute, nil},
 	{"04_length_bias.ipynb", 4, []string{"length histograms", "mean length curves", "reward vs length", "eos vs token metrics"}, 3 * time.Minute, nil},
-	{"05_reproduce.ipynb", 4, []string{"T1 grouped bars", "T3 bars", "T2 mean length curves", "token vs eos dashboard"}, 6 * time.Minute,
+	{"05_reproduce.ipynb", 4, []string{"T1 grouped bars", "T3 bars", "T2 mean length curves", "token vs eos dashboard"}, 8 * time.Minute,
 		[]string{"(a) SRPPO-eos beats SFT", "(b) `token` moves mean length", "## T0 — base-model probe", "## T1 — main results"}},
 }
 
 // totalBudget bounds the whole series.
-const totalBudget = 16 * time.Minute
+const totalBudget = 18 * time.Minute
 
 // budgetScale multiplies every budget by $NOTEBOOK_BUDGET_SCALE (e.g. 2 on a slower machine).
 func budgetScale(t *testing.T) float64 {
