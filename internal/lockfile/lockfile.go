@@ -176,6 +176,14 @@ func create(path string, content []byte) error {
 	return nil
 }
 
+// Inspect reads the lock at path and says who holds it and whether it is stale under opts (the
+// rules of Acquire), without taking it: a scheduler uses it to tell a live claim from an
+// abandoned one. A missing lock is an fs.ErrNotExist error.
+func Inspect(path string, opts Options) (Owner, bool, error) {
+	host, _ := os.Hostname()
+	return inspect(path, host, opts.withDefaults().StaleAfter)
+}
+
 // inspect reads the lock at path and says whether it is stale (see the package doc).
 func inspect(path, host string, staleAfter time.Duration) (Owner, bool, error) {
 	data, err := os.ReadFile(path)
