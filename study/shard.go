@@ -44,9 +44,11 @@ func (sh Shard) String() string { return fmt.Sprintf("%d/%d", sh.Index, sh.Of) }
 // again when every stage left is claimed or waits for its inputs.
 var pollInterval = 2 * time.Second
 
-// stageLockOptions: the heartbeat every 10 s, another host's lock stale after 2 min without one
-// (a lock of this host is stale as soon as its process is gone).
-var stageLockOptions = lockfile.Options{Heartbeat: 10 * time.Second, StaleAfter: 2 * time.Minute}
+// stageLockOptions: a heartbeat every 15 s; a lock of this host is stale as soon as its process
+// is gone, another host's once this worker has seen its heartbeat stand still for 5 minutes
+// (observed on this worker's clock, so clock skew between nodes cannot break a live claim, and
+// well above the minute an NFS client may cache a file's attributes).
+var stageLockOptions = lockfile.Options{Heartbeat: 15 * time.Second, StaleAfter: 5 * time.Minute, Observed: true}
 
 // errClaimed is a stage another live worker holds (the worker loop moves on).
 var errClaimed = errors.New("stage claimed by another worker")
@@ -287,4 +289,16 @@ func RunShard(ctx context.Context, ws Workspace, b Budget, sh Shard) error {
 	}
 	s.logf("shard %s: every stage is done; render with the same command without -shard", sh)
 	return nil
+}
+
+// LiveClaims lists the stage locks under OUT/stages that a live worker holds.
+func LiveClaims(dir string) []string {
+	locks, _ := filepath.Glob(filepath.Join(dir, StagesDir, "*.lock"))
+	var live []string
+	for _, l := range locks {
+		if _, stale, err := lockfile.Inspect(l, stageLockOptions); err == nil && !stale {
+			live = append(live, l)
+		}
+	}
+	return live
 }

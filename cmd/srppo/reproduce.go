@@ -93,7 +93,7 @@ func runReproduce(args []string) error {
 		// the output directory's exclusive lock is the rendering run's only.
 		return study.RunShard(ctx, ws, b, shard)
 	}
-	release, err := lockOutput(*out, "reproduce")
+	release, err := lockReproduceOutput(*out)
 	if err != nil {
 		return err
 	}
