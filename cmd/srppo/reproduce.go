@@ -39,6 +39,11 @@ Budgets:
   smoke   every stage in seconds (the CI test).
   small   what notebook 05 executes in CI: the shipped base, N = 64, one seed, 4 iterations.
   full    notebook 05 at the design's sizes (the grid).
+With -shard I/N the command is one of N workers sharing -out (a Slurm array task; see
+scripts/slurm/): it computes the stages whose inputs are done, its own share first, then any
+stage nobody has claimed, each claimed through OUT/stages/<key>.lock, and renders nothing. The
+same command without -shard then finds every stage cached and writes the tables, RESULTS.md and
+figures, the same bytes as a single-process run.
 With -publish DIR, RESULTS.md and its figures (results/) are also written into DIR; budgets other
 than grid write RESULTS_<budget>.md and results_<budget>/.`
 
