@@ -54,7 +54,7 @@ type Workspace struct {
 	// ModelShape is π_pt's shape when a data directory is pretrained from its corpus (nil:
 	// srppo.DefaultConfig).
 	ModelShape func(vocab int) srppo.Config
-	// Command names this invocation in invocations.jsonl and RESULTS.md.
+	// Command names this invocation in its OUT/invocations record and RESULTS.md.
 	Command string
 	// Publish, when set, also receives RESULTS.md (RESULTS_<budget>.md) and its figures.
 	Publish    string
