@@ -82,6 +82,11 @@ func stageKind(key string) string {
 }
 
 func (p *progress) begin(key string) {
+	for _, st := range p.plan { // other workers of a sharded run finish stages too
+		if !p.done[st.Key] && p.s.StageDone(st.Key) {
+			p.done[st.Key] = true
+		}
+	}
 	eta := "ETA after the first stage"
 	if p.computed > 0 {
 		var left float64

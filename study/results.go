@@ -2,6 +2,7 @@ package study
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,8 +55,8 @@ func lengthDiscussion(t *Tables) string {
 	return s
 }
 
-// Invocation is one line of OUT/invocations.jsonl: when, what command and which build, so
-// that RESULTS.md can say which builds computed its cached stages.
+// Invocation is one invocation on OUT: when, what command and which build, so that RESULTS.md
+// can say which builds computed its cached stages.
 type Invocation struct {
 	Started string `json:"started"`
 	Command string `json:"command"`
@@ -63,33 +65,91 @@ type Invocation struct {
 	Resumed bool `json:"resumed"`
 }
 
-// recordInvocation appends this invocation to OUT/invocations.jsonl and keeps the list.
+// invocationRecord is the file OUT/invocations/<started>-<host>-<pid>.json: one per invocation,
+// so that workers on several hosts never append to one file, with the invocation's wall time so
+// far (rewritten after each stage it computes and at its end).
+type invocationRecord struct {
+	Invocation
+	Seconds float64 `json:"seconds"`
+}
+
+// recordInvocation writes this invocation's file and lists every invocation on OUT (the
+// files, and the lines of the invocations.jsonl of earlier versions) sorted by start time and
+// command.
 func (s *Study) recordInvocation() error {
-	path := filepath.Join(s.ws.Dir, InvocationsFile)
-	if data, err := os.ReadFile(path); err == nil {
+	legacy := filepath.Join(s.ws.Dir, InvocationsFile)
+	if data, err := os.ReadFile(legacy); err == nil {
 		for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 			var inv Invocation
 			if err := json.Unmarshal([]byte(line), &inv); err != nil {
-				return fmt.Errorf("%s:%d: %w", path, i+1, err)
+				return fmt.Errorf("%s:%d: %w", legacy, i+1, err)
 			}
 			s.tables.Invocations = append(s.tables.Invocations, inv)
 		}
 	}
+	recs, err := s.invocationRecords()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		s.tables.Invocations = append(s.tables.Invocations, r.Invocation)
+	}
 	inv := Invocation{Started: s.started.UTC().Format(time.RFC3339), Command: s.tables.Command, Build: s.tables.Build, Resumed: s.previousTotal > 0 || len(s.tables.Seconds) > 0}
 	s.tables.Invocations = append(s.tables.Invocations, inv)
-	line, err := json.Marshal(inv)
+	slices.SortStableFunc(s.tables.Invocations, func(a, b Invocation) int {
+		return cmp.Or(cmp.Compare(a.Started, b.Started), cmp.Compare(a.Command, b.Command))
+	})
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s-%s-%d.json", s.started.UTC().Format("20060102T150405.000000000Z"), strings.ReplaceAll(host, string(filepath.Separator), "_"), os.Getpid())
+	s.invocation, s.inv = filepath.Join(s.ws.Dir, InvocationsDir, name), inv
+	return srppo.WriteJSON(s.invocation, invocationRecord{Invocation: inv})
+}
+
+// invocationRecords reads OUT/invocations/*.json other than this invocation's, in file-name
+// (start time) order.
+func (s *Study) invocationRecords() ([]invocationRecord, error) {
+	files, err := filepath.Glob(filepath.Join(s.ws.Dir, InvocationsDir, "*.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
+	slices.Sort(files)
+	var recs []invocationRecord
+	for _, f := range files {
+		if f == s.invocation {
+			continue
+		}
+		var r invocationRecord
+		if err := srppo.ReadJSON(f, &r); err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
 	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
+	return recs, nil
+}
+
+// updateInvocation rewrites this invocation's file with its wall time so far.
+func (s *Study) updateInvocation() {
+	if s.invocation == "" {
+		return
 	}
-	return f.Close()
+	if err := srppo.WriteJSON(s.invocation, invocationRecord{Invocation: s.inv, Seconds: time.Since(s.started).Seconds()}); err != nil {
+		s.logf("could not update %s: %v", s.invocation, err)
+	}
+}
+
+// totalSeconds is the study's wall time: the sum of the wall times of every recorded
+// invocation on OUT (each worker of a sharded run counts its own), this one's so far, and
+// what tables.json said before invocations recorded their times.
+func (s *Study) totalSeconds() float64 {
+	total := time.Since(s.started).Seconds()
+	recs, _ := s.invocationRecords()
+	for _, r := range recs {
+		total += r.Seconds
+	}
+	if _, err := os.Stat(filepath.Join(s.ws.Dir, InvocationsFile)); err == nil && len(recs) == 0 {
+		total += s.previousTotal
+	}
+	return total
 }
 
 // BuildStamp names the commit and build of this binary: from the Go build information, or

@@ -24,8 +24,9 @@ import (
 //	OUT/pt/                     π_pt pretrained from a data directory's corpus (no shipped base)
 //	OUT/sft/N<N>-s<seed>/       π_sft (best epoch), long/ its last epoch
 //	OUT/ppo/<run>/              PPO runs (srppo.PPORun directories)
-//	OUT/stages/<key>.json       a finished stage's result; OUT/stages/seconds.json their times
-//	OUT/invocations.jsonl       every invocation on OUT
+//	OUT/stages/<key>.json       a finished stage's result, written last; <key>.seconds its time,
+//	                            <key>.lock its claim while computed, <key>.failed its error
+//	OUT/invocations/            one file per invocation on OUT
 //	OUT/tables.json, tables.md  the tables; OUT/RESULTS.md and OUT/figures/ the write-up
 const (
 	TablesFile      = "tables.json"
@@ -33,8 +34,10 @@ const (
 	ResultsFile     = "RESULTS.md"
 	FiguresDir      = "figures"
 	StagesDir       = "stages"
-	SecondsFile     = "seconds.json" // under StagesDir
-	InvocationsFile = "invocations.jsonl"
+	SecondsFile     = "seconds.json"      // under StagesDir: every stage's seconds, before sharding
+	SecondsSuffix   = ".seconds"          // OUT/stages/<key>.seconds: one stage's seconds
+	InvocationsFile = "invocations.jsonl" // before sharding; now InvocationsDir
+	InvocationsDir  = "invocations"
 	// PublishedFigures is the folder, beside a published RESULTS.md, that receives its figures.
 	PublishedFigures = "results"
 	// PairFigures (under the figures) holds the run figures of the seed-1 token and eos runs.
@@ -51,7 +54,7 @@ type Workspace struct {
 	// ModelShape is π_pt's shape when a data directory is pretrained from its corpus (nil:
 	// srppo.DefaultConfig).
 	ModelShape func(vocab int) srppo.Config
-	// Command names this invocation in invocations.jsonl and RESULTS.md.
+	// Command names this invocation in its OUT/invocations record and RESULTS.md.
 	Command string
 	// Publish, when set, also receives RESULTS.md (RESULTS_<budget>.md) and its figures.
 	Publish    string
@@ -81,14 +84,24 @@ type Study struct {
 
 	previousTotal float64 // wall seconds of earlier invocations on the same OUT
 	prog          *progress
+	invocation    string     // this invocation's file under OUT/invocations
+	inv           Invocation // and what it says
+	tryClaim      bool       // in Work: a stage held by another worker is skipped, not waited for
 }
 
 // Reproduce runs the whole study on ws with budget b: world → π_pt (T0) → for each N: π_sft per
 // seed, T3, PPO per placement and evaluation → tables T0–T5 → criteria → figures → RESULTS.md.
-// It is Open followed by the stage calls a notebook makes one per cell.
+// It is Open, Work(0/1) — which computes every stage not yet cached, or waits for the workers of
+// a sharded run holding one — and then the stage calls a notebook makes one per cell, which
+// load the cached stages, and Finish.
 func Reproduce(ctx context.Context, ws Workspace, b Budget) (*Tables, error) {
 	s, err := Open(ctx, ws, b)
 	if err != nil {
+		return nil, err
+	}
+	// The same loop as a single worker of a sharded run: it computes what is missing and waits
+	// for stages other workers hold, so the rendering below only loads cached stages.
+	if err := s.Work(Shard{0, 1}); err != nil {
 		return nil, err
 	}
 	if err := s.T0(); err != nil {
@@ -213,6 +226,14 @@ func (s *Study) loadSeconds() {
 			s.tables.Seconds[k] = v
 		}
 	}
+	// Each stage's time is its own file (several workers write them), OUT/stages/<key>.seconds.
+	files, _ := filepath.Glob(filepath.Join(s.ws.Dir, StagesDir, "*"+SecondsSuffix))
+	for _, f := range files {
+		var v float64
+		if data, err := os.ReadFile(f); err == nil && json.Unmarshal(data, &v) == nil {
+			s.tables.Seconds[strings.TrimSuffix(filepath.Base(f), SecondsSuffix)] = v
+		}
+	}
 }
 
 // prepareData sets up the data directory, tokenizer, eval set, prompt pool and base model.
@@ -221,7 +242,12 @@ func (s *Study) prepareData() error {
 	generated := filepath.Join(s.ws.Dir, "data")
 	if data == "" {
 		data = generated
-		if _, err := os.Stat(filepath.Join(data, datasets.WorldFile)); err != nil {
+		// world.json is written last (atomically); under the lock one worker generates the
+		// world while the others wait, then find it.
+		generate := func() error {
+			if _, err := os.Stat(filepath.Join(data, datasets.WorldFile)); err == nil {
+				return nil
+			}
 			w, err := datasets.Preset(s.ws.Preset)
 			if err != nil {
 				return err
@@ -234,6 +260,12 @@ func (s *Study) prepareData() error {
 				return err
 			}
 			s.logf("generated the %s world (seed 1) in %s", s.ws.Preset, data)
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(data, datasets.WorldFile)); err != nil {
+			if err := s.withLock("data", generate); err != nil {
+				return err
+			}
 		}
 	}
 	s.data = data
@@ -328,30 +360,50 @@ func (s *Study) StageDone(key string) bool {
 }
 
 // cached runs fn unless OUT/stages/key.json exists, in which case it loads the stored result
-// into v. A computed stage's seconds are recorded.
+// into v. The stage is claimed first (OUT/stages/key.lock, see Work): a live holder is waited
+// for, and the result is checked again after the claim. A computed stage's seconds are
+// recorded in OUT/stages/key.seconds, and then its result, atomically and last; a failure is
+// recorded in OUT/stages/key.failed.
 func (s *Study) cached(key string, v any, fn func() error) error {
-	path := filepath.Join(s.ws.Dir, StagesDir, key+".json")
+	path := s.stagePath(key, ".json")
 	if data, err := os.ReadFile(path); err == nil {
 		return json.Unmarshal(data, v)
 	}
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
+	lock, err := s.claim(key)
+	if err != nil {
+		return err
+	}
+	if lock != nil {
+		defer lock.Release()
+	}
+	if data, err := os.ReadFile(path); err == nil {
+		return json.Unmarshal(data, v) // another worker finished it meanwhile
+	}
 	if s.prog != nil {
 		s.prog.begin(key)
 	}
 	start := time.Now()
 	if err := fn(); err != nil {
-		return fmt.Errorf("%s: %w", key, err)
+		err = fmt.Errorf("%s: %w", key, err)
+		if s.ctx.Err() == nil {
+			s.writeFailed(key, err)
+		}
+		return err
 	}
 	s.tables.Seconds[key] = time.Since(start).Seconds()
 	if s.prog != nil {
 		s.prog.end(key, s.tables.Seconds[key])
 	}
-	if err := srppo.WriteJSON(path, v); err != nil {
+	if lock != nil && lock.Err() != nil {
+		return fmt.Errorf("%s: not committed: %w", key, lock.Err())
+	}
+	if err := srppo.WriteJSON(s.stagePath(key, SecondsSuffix), s.tables.Seconds[key]); err != nil {
 		return err
 	}
-	return srppo.WriteJSON(filepath.Join(s.ws.Dir, StagesDir, SecondsFile), s.tables.Seconds)
+	return srppo.WriteJSON(path, v)
 }
 
 // T0 probes the base model (chat and, on the built-in world, document format).
@@ -735,7 +787,7 @@ func (s *Study) ppoConfig(mode string) srppo.PPOConfig {
 // Finish writes tables.json and tables.md, the figures and RESULTS.md (and publishes them when
 // the workspace says so). Reproduce then prints the tables, once.
 func (s *Study) Finish() error {
-	s.tables.Seconds["total"] = s.previousTotal + time.Since(s.started).Seconds()
+	s.tables.Seconds["total"] = s.totalSeconds()
 	if err := atomicfile.WriteFile(filepath.Join(s.ws.Dir, TablesMDFile), []byte(FormatTables(&s.tables))); err != nil {
 		return err
 	}
@@ -759,6 +811,7 @@ func (s *Study) Finish() error {
 			return err
 		}
 	}
+	s.updateInvocation()
 	s.logf("done; tables in %s, %s and %d figures in %s", filepath.Join(s.ws.Dir, TablesMDFile), filepath.Join(s.ws.Dir, ResultsFile), len(figures), filepath.Join(s.ws.Dir, FiguresDir))
 	return nil
 }

@@ -107,7 +107,7 @@ func TestStagesThenReproduce(t *testing.T) {
 		t.Errorf("Reproduce on the staged workspace gave other tables:\n%s\nwant\n%s", got, staged)
 	}
 	if len(tb.Invocations) != 6 {
-		t.Errorf("invocations.jsonl lists %d invocations, want 6 (5 opens and Reproduce)", len(tb.Invocations))
+		t.Errorf("OUT/invocations lists %d invocations, want 6 (5 opens and Reproduce)", len(tb.Invocations))
 	}
 }
 

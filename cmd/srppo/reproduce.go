@@ -39,6 +39,11 @@ Budgets:
   smoke   every stage in seconds (the CI test).
   small   what notebook 05 executes in CI: the shipped base, N = 64, one seed, 4 iterations.
   full    notebook 05 at the design's sizes (the grid).
+With -shard I/N the command is one of N workers sharing -out (a Slurm array task; see
+scripts/slurm/): it computes the stages whose inputs are done, its own share first, then any
+stage nobody has claimed, each claimed through OUT/stages/<key>.lock, and renders nothing. The
+same command without -shard then finds every stage cached and writes the tables, RESULTS.md and
+figures, the same bytes as a single-process run.
 With -publish DIR, RESULTS.md and its figures (results/) are also written into DIR; budgets other
 than grid write RESULTS_<budget>.md and results_<budget>/.`
 
@@ -52,12 +57,21 @@ func runReproduce(args []string) error {
 	iters := fs.Int("iterations", 0, "PPO iterations per run (0: the budget's)")
 	ptEpochs := fs.Int("pretrain-epochs", 0, "epochs of pretraining π_pt on a -data corpus (0: the budget's)")
 	publish := fs.String("publish", "", "also write RESULTS.md and its figures (under results/) into this `directory`, e.g. the repository root")
+	shardFlag := fs.String("shard", "", "run as worker `I/N` of a sharded run on a shared -out (a Slurm array task): compute ready stages, own share first, render nothing; then run once without -shard to render")
 	mf := addModelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return fmt.Errorf("-out is required: the directory that caches every stage (e.g. -out runs/%s); see -h", *budgetName)
+	}
+	var shard study.Shard
+	if *shardFlag != "" {
+		sh, err := study.ParseShard(*shardFlag)
+		if err != nil {
+			return err
+		}
+		shard = sh
 	}
 	b, err := study.LookupBudget(*budgetName)
 	if err != nil {
@@ -72,15 +86,23 @@ func runReproduce(args []string) error {
 	if *ptEpochs > 0 {
 		b.PretrainEpoch = *ptEpochs
 	}
-	release, err := lockOutput(*out, "reproduce")
-	if err != nil {
-		return err
-	}
-	defer release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ws := study.Workspace{Dir: *out, Data: *data, Preset: *preset, Command: "srppo reproduce " + strings.Join(args, " "),
 		Publish: *publish, BudgetName: *budgetName, Log: os.Stdout, ModelShape: func(vocab int) srppo.Config { return mf.config(vocab) }}
+	if *shardFlag != "" {
+		if *publish != "" {
+			return fmt.Errorf("-publish with -shard %s: a worker renders nothing; give -publish to the final run without -shard", shard)
+		}
+		// Workers share OUT: each stage is claimed by its own lock (OUT/stages/<key>.lock), so
+		// the output directory's exclusive lock is the rendering run's only.
+		return study.RunShard(ctx, ws, b, shard)
+	}
+	release, err := lockReproduceOutput(*out)
+	if err != nil {
+		return err
+	}
+	defer release()
 	_, err = study.Reproduce(ctx, ws, b)
 	return err
 }

@@ -8,7 +8,8 @@
 //   - while held, a goroutine refreshes its modification time (the heartbeat);
 //   - a lock is stale, and is taken over, when its owner is on this host and its process is gone
 //     (or the pid now belongs to another process), or when its owner is on another host and the
-//     heartbeat is older than StaleAfter — process liveness cannot be seen across hosts;
+//     heartbeat is older than StaleAfter — process liveness cannot be seen across hosts (or, with
+//     Options.Observed, when this process has seen the heartbeat stand still for StaleAfter);
 //   - Release removes it.
 //
 // Breaking a stale lock is itself serialised by a short-lived second lock (path + ".break"), so two
@@ -60,6 +61,12 @@ type Options struct {
 	StaleAfter time.Duration
 	// Command describes the holder in the lock file (e.g. "srppo pretrain").
 	Command string
+	// Observed judges another host's lock by observation instead of by its mtime's age: it is
+	// stale once this process has seen its heartbeat (mtime and content) unchanged for
+	// StaleAfter of its own clock. Clock skew between hosts cannot make a live lock look stale,
+	// but a lock is never stale at first sight: for workers that poll (a sharded study), not for
+	// a command that refuses at once.
+	Observed bool
 }
 
 func (o Options) withDefaults() Options {
@@ -122,7 +129,7 @@ func Acquire(path string, opts Options) (*Lock, error) {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}
-		holder, stale, err := inspect(path, host, opts.StaleAfter)
+		holder, stale, err := inspect(path, host, opts)
 		if errors.Is(err, fs.ErrNotExist) && attempt < 5 {
 			continue // released meanwhile
 		}
@@ -132,7 +139,7 @@ func Acquire(path string, opts Options) (*Lock, error) {
 		if !stale || attempt >= 5 {
 			return nil, &HeldError{Path: path, Owner: holder}
 		}
-		if err := breakStale(path, holder, host, opts.StaleAfter); err != nil {
+		if err := breakStale(path, holder, host, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -176,8 +183,16 @@ func create(path string, content []byte) error {
 	return nil
 }
 
+// Inspect reads the lock at path and says who holds it and whether it is stale under opts (the
+// rules of Acquire), without taking it: a scheduler uses it to tell a live claim from an
+// abandoned one. A missing lock is an fs.ErrNotExist error.
+func Inspect(path string, opts Options) (Owner, bool, error) {
+	host, _ := os.Hostname()
+	return inspect(path, host, opts.withDefaults())
+}
+
 // inspect reads the lock at path and says whether it is stale (see the package doc).
-func inspect(path, host string, staleAfter time.Duration) (Owner, bool, error) {
+func inspect(path, host string, opts Options) (Owner, bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Owner{}, false, err
@@ -190,7 +205,7 @@ func inspect(path, host string, staleAfter time.Duration) (Owner, bool, error) {
 	if err := json.Unmarshal(data, &o); err != nil || o.PID <= 0 {
 		// Unreadable content: a writer died between create and write (O_EXCL fallback), or it is
 		// not our file. Only age can tell.
-		return Owner{Host: "?", Started: info.ModTime()}, time.Since(info.ModTime()) > staleAfter, nil
+		return Owner{Host: "?", Started: info.ModTime()}, silent(path, info, data, opts), nil
 	}
 	if o.Host == host {
 		alive, known := pidAlive(o.PID)
@@ -203,12 +218,40 @@ func inspect(path, host string, staleAfter time.Duration) (Owner, bool, error) {
 			return o, !alive, nil
 		}
 	}
-	return o, time.Since(info.ModTime()) > staleAfter, nil
+	return o, silent(path, info, data, opts), nil
+}
+
+// observation is what this process last saw of a lock held from elsewhere, and since when (on
+// its own monotonic clock).
+type observation struct {
+	mtime   time.Time
+	content string
+	since   time.Time
+}
+
+var observations sync.Map // lock path → observation
+
+// silent reports whether the heartbeat of a lock whose holder's liveness cannot be checked has
+// stopped: its mtime is older than StaleAfter by this host's clock, or — with Options.Observed —
+// this process has seen its mtime and content unchanged for StaleAfter on its own clock.
+func silent(path string, info fs.FileInfo, content []byte, opts Options) bool {
+	if !opts.Observed {
+		return time.Since(info.ModTime()) > opts.StaleAfter
+	}
+	now := time.Now()
+	seen := observation{mtime: info.ModTime(), content: string(content), since: now}
+	if v, ok := observations.Load(path); ok {
+		if old := v.(observation); old.mtime.Equal(seen.mtime) && old.content == seen.content {
+			return now.Sub(old.since) > opts.StaleAfter
+		}
+	}
+	observations.Store(path, seen)
+	return false
 }
 
 // breakStale removes the stale lock at path, under the path+".break" lock so that of several
 // processes that found it stale only one removes it (and none removes a fresh lock taken since).
-func breakStale(path string, stale Owner, host string, staleAfter time.Duration) error {
+func breakStale(path string, stale Owner, host string, opts Options) error {
 	brk := path + ".break"
 	host2, _ := os.Hostname()
 	content, _ := json.Marshal(Owner{Host: host2, PID: os.Getpid(), ProcStart: procStart(os.Getpid()), Started: time.Now().UTC()})
@@ -226,7 +269,7 @@ func breakStale(path string, stale Owner, host string, staleAfter time.Duration)
 	}
 	defer os.Remove(brk)
 	// Re-check under the break lock: the lock may have been released and retaken meanwhile.
-	o, isStale, err := inspect(path, host, staleAfter)
+	o, isStale, err := inspect(path, host, opts)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -309,8 +352,20 @@ func LockDir(dir, command string) (*Lock, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	removed, err := CleanLeftovers(dir)
+	if err != nil {
+		l.Release()
+		return nil, nil, err
+	}
+	return l, removed, nil
+}
+
+// CleanLeftovers removes the leftovers of atomic writes that a killed run interrupted (see
+// IsTempName) anywhere under dir, returning their paths. Only the holder of dir's lock calls it,
+// and only when no other process can be writing under dir.
+func CleanLeftovers(dir string) ([]string, error) {
 	var removed []string
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || path == dir {
 			return err
 		}
@@ -326,10 +381,9 @@ func LockDir(dir, command string) (*Lock, []string, error) {
 		return nil
 	})
 	if err != nil {
-		l.Release()
-		return nil, nil, fmt.Errorf("cleaning leftovers in %s: %w", dir, err)
+		return nil, fmt.Errorf("cleaning leftovers in %s: %w", dir, err)
 	}
-	return l, removed, nil
+	return removed, nil
 }
 
 // IsTempName reports whether a file name is a leftover of an interrupted atomic write: "X.tmp-N"

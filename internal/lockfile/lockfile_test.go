@@ -220,3 +220,49 @@ func TestLockDirCleansLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestObservedStaleness: with Options.Observed, another host's lock is judged by what this
+// process sees, not by the age of its mtime: an hour-old mtime (a remote clock behind ours) is
+// not stale at first sight; a heartbeat that keeps moving is never stale; one that stands still
+// for StaleAfter is, and is taken over.
+func TestObservedStaleness(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stage.lock")
+	raw, _ := json.Marshal(Owner{Host: "another-node", PID: 4242, Started: time.Now().UTC()})
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(path, old, old)
+	opts := Options{Observed: true, StaleAfter: 400 * time.Millisecond, Heartbeat: 50 * time.Millisecond}
+	var held *HeldError
+	if _, err := Acquire(path, opts); !errors.As(err, &held) || held.Owner.Host != "another-node" {
+		t.Fatalf("first sight of an hour-old remote lock: %v, want held by another-node", err)
+	}
+	// The holder's heartbeat moves (even with timestamps in its own, skewed, past).
+	for i := range 8 {
+		beat := old.Add(time.Duration(i+1) * time.Second)
+		os.Chtimes(path, beat, beat)
+		time.Sleep(100 * time.Millisecond)
+		if _, stale, err := Inspect(path, opts); err != nil || stale {
+			t.Fatalf("beat %d: stale %v (%v), want a live lock", i, stale, err)
+		}
+	}
+	// The heartbeat stops: stale after StaleAfter, and Acquire takes it over.
+	time.Sleep(500 * time.Millisecond)
+	l, err := Acquire(path, opts)
+	if err != nil {
+		t.Fatalf("after the heartbeat stood still for %s: %v", opts.StaleAfter, err)
+	}
+	defer l.Release()
+	if l.Owner().PID != os.Getpid() {
+		t.Errorf("lock owner %+v, want this process", l.Owner())
+	}
+	// Without Observed the same hour-old remote lock is stale by its age at once (the default).
+	other := filepath.Join(dir, "other.lock")
+	os.WriteFile(other, raw, 0o644)
+	os.Chtimes(other, old, old)
+	if _, stale, err := Inspect(other, Options{StaleAfter: time.Minute}); err != nil || !stale {
+		t.Errorf("age rule: stale %v (%v), want stale", stale, err)
+	}
+}
