@@ -158,7 +158,8 @@ func (m *LM) llamaBlock(g *Graph, l int, x *Node, att attentionInputs, cache *la
 	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,KV,S,dh]
 	var updated layerCache
 	if cache != nil {
-		k, v = writeCache(cache.k, k, att.start), writeCache(cache.v, v, att.start)
+		width := att.mask.Shape().Dimensions[2]
+		k, v = writeCache(cache.k, k, att.start, width), writeCache(cache.v, v, att.start, width)
 		updated = layerCache{k, v}
 	}
 	k, v = repeatKV(k, h/kvh), repeatKV(v, h/kvh)

@@ -331,14 +331,16 @@ func (m *LM) graphParam(g *Graph, name string) *Node {
 	return v.NodeValue(g)
 }
 
-// layerCache is one layer's key/value cache, [B, heads, C, head_dim] each, with C = Config.Context.
+// layerCache is one layer's key/value cache, [B, kv_heads, W, head_dim] each, W ≤ Config.Context
+// (see writeCache).
 type layerCache struct{ k, v *Node }
 
 // attentionInputs describes where the current tokens sit and what they may attend to.
 type attentionInputs struct {
 	positions *Node // [B,S] int32 position of each token within its own sequence
 	mask      *Node // [B,S,K] bool: query s may attend key k
-	// Cached decoding only: the tokens occupy cache columns start … start+S-1.
+	// Cached decoding only: the tokens occupy cache columns start … start+S-1, and the updated caches
+	// are K (the mask's width) columns wide.
 	cache []layerCache
 	start *Node // scalar int32
 }
@@ -396,7 +398,8 @@ func (m *LM) block(g *Graph, l int, x *Node, att attentionInputs, cache *layerCa
 	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,H,S,dh]
 	var updated layerCache
 	if cache != nil {
-		k, v = writeCache(cache.k, k, att.start), writeCache(cache.v, v, att.start)
+		width := att.mask.Shape().Dimensions[2]
+		k, v = writeCache(cache.k, k, att.start, width), writeCache(cache.v, v, att.start, width)
 		updated = layerCache{k, v}
 	}
 	ctx := attention(q, k, v, att.mask) // [B,S,D]
@@ -434,26 +437,39 @@ func attention(q, k, v, mask *Node) *Node {
 	return Reshape(out, b, s, h*dh)
 }
 
-// writeCache writes x [B,H,S,dh] into cache [B,H,C,dh] at columns start … start+S-1 and returns
-// the new cache. The pure-Go backend has no DynamicUpdateSlice, so the write is a one-hot
-// contraction plus a select, which keeps every shape static (no recompilation per step).
-func writeCache(cache, x, start *Node) *Node {
+// cacheBucket is the multiple that the width of a decoding key/value cache is rounded up to.
+// A cache holds the columns written so far, rounded up to the next multiple of cacheBucket (capped
+// at the context): attention runs over that width, not the whole context, and the cache is copied
+// into a wider one only when it fills (every cacheBucket steps). Each (rows, tokens, width) shape is
+// compiled once and recurs on every rollout.
+const cacheBucket = 8
+
+// cacheWidth is the cache width that holds columns 0 … cols−1: cols rounded up to cacheBucket,
+// capped at the context.
+func cacheWidth(cols, context int) int {
+	return min((cols+cacheBucket-1)/cacheBucket*cacheBucket, context)
+}
+
+// writeCache writes x [B,KV,S,dh] into columns start … start+S−1 of cache [B,KV,W,dh] and returns the
+// new cache, width columns wide (width ≥ W: the cache is first extended with zero columns).
+//
+// Every column at or after start must be zero (columns are written once, in order, into caches that
+// start zeroed), so the write is a scatter-add of the new columns: with the cache buffer donated
+// (Sampler.step), the pure-Go backend adds in place and touches only the S new columns. The
+// previous scheme, a select over the whole [B,KV,context,dh] cache every step, was the decoder's
+// largest cost (bench/NOTES.md). The tagged Go backend has no DynamicUpdateSlice.
+func writeCache(cache, x, start *Node, width int) *Node {
 	g := x.Graph()
-	s, cLen := x.Shape().Dimensions[2], cache.Shape().Dimensions[2]
-	if s == 1 {
-		// One decoded token (every step but the prefill): broadcast it and select its column — no
-		// one-hot matmul and none of the transposes it needs (−22 % generation, bench/NOTES.md).
-		hit := Equal(Iota(g, shapes.Make(dtypes.Int32, cLen), 0), start)
-		hit = BroadcastToDims(Reshape(hit, 1, 1, cLen, 1), cache.Shape().Dimensions...)
-		return Where(hit, BroadcastToDims(x, cache.Shape().Dimensions...), cache)
+	d := cache.Shape().Dimensions
+	if d[2] < width {
+		pad := Zeros(g, shapes.Make(cache.DType(), d[0], d[1], width-d[2], d[3]))
+		cache = Concatenate([]*Node{cache, pad}, 2)
 	}
-	cols := Iota(g, shapes.Make(dtypes.Int32, s, cLen), 1)                                      // [S,C] column index
-	rows := Add(Iota(g, shapes.Make(dtypes.Int32, s, cLen), 0), start)                          // [S,C] target column of token s
-	onehot := ConvertDType(Equal(cols, rows), x.DType())                                        // [S,C]
-	written := Einsum("bhsd,sc->bhcd", x, onehot)                                               // [B,H,C,dh]
-	isWritten := GreaterThan(ReduceSum(onehot, 0), ScalarZero(g, x.DType()))                    // [C]
-	isWritten = BroadcastToDims(Reshape(isWritten, 1, 1, cLen, 1), cache.Shape().Dimensions...) //
-	return Where(isWritten, written, cache)
+	s := x.Shape().Dimensions[2]
+	cols := Add(Iota(g, shapes.Make(dtypes.Int32, s, 1), 0), start) // [S,1]
+	// XLA scatter: indices [S,1] name the cache column (operand axis 2) of update column s; the
+	// update window is the [B,KV,·,dh] slab (update axes 0, 1, 3).
+	return BackendScatterSum(cache, cols, x, 1, []int{0, 1, 3}, []int{2}, []int{2}, true, true)
 }
 
 // applyRoPE rotates pairs (x_i, x_{i+dh/2}) of x [B,S,H,dh] by angle pos·base^(−2i/dh).
