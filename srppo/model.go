@@ -331,7 +331,8 @@ func (m *LM) graphParam(g *Graph, name string) *Node {
 	return v.NodeValue(g)
 }
 
-// layerCache is one layer's key/value cache, [B, kv_heads, W, head_dim] each, W ≤ Config.Context
+// layerCache is one layer's key/value cache, [B·kv_heads, W, head_dim] each (row-major [B, kv_heads],
+// the one batch axis the Go backend's DotGeneral takes without a reshape copy), W ≤ Config.Context
 // (see writeCache).
 type layerCache struct{ k, v *Node }
 
@@ -395,7 +396,7 @@ func (m *LM) block(g *Graph, l int, x *Node, att attentionInputs, cache *layerCa
 	if c.Positions == PositionsRoPE {
 		q, k = applyRoPE(q, att.positions, c.RoPEBase), applyRoPE(k, att.positions, c.RoPEBase)
 	}
-	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,H,S,dh]
+	k, v = headsFirst(k), headsFirst(v) // [B·H,S,dh]
 	var updated layerCache
 	if cache != nil {
 		width := att.mask.Shape().Dimensions[2]
@@ -424,17 +425,30 @@ func geluTanh(x *Node) *Node {
 	return out
 }
 
+// headsFirst turns keys or values [B,S,H,dh] into the attention layout [B·H,S,dh].
+func headsFirst(x *Node) *Node {
+	d := x.Shape().Dimensions
+	return Reshape(TransposeAllAxes(x, 0, 2, 1, 3), d[0]*d[2], d[1], d[3])
+}
+
 // attention is masked scaled dot-product attention: softmax(q·kᵀ/√dh + mask)·v.
-// q [B,S,H,dh], k and v [B,H,K,dh], mask [B,S,K] → [B,S,H·dh].
+// q [B,S,H,dh], k and v [B·H,K,dh], mask [B,S,K] → [B,S,H·dh].
+//
+// Keys, values and the per-head products keep batch and heads merged in one leading axis: the Go
+// backend's DotGeneral takes a single leading batch axis, and merging [B,H] itself costs a copy of
+// any operand that is still in use elsewhere (the decoding caches, the training activations kept
+// for the backward pass).
 func attention(q, k, v, mask *Node) *Node {
 	b, s, h, dh := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
-	scores := MulScalar(Einsum("bshd,bhkd->bhsk", q, k), 1/math.Sqrt(float64(dh)))
+	kLen := k.Shape().Dimensions[1]
+	scores := MulScalar(Einsum("nsd,nkd->nsk", headsFirst(q), k), 1/math.Sqrt(float64(dh)))
+	scores = Reshape(scores, b, h, s, kLen)
 	// Masked keys get a large negative score rather than -inf so that a fully masked (padding) query
 	// row stays finite; its output is never used.
 	scores = Where(BroadcastToDims(InsertAxes(mask, 1), scores.Shape().Dimensions...), scores, AddScalar(ZerosLike(scores), -1e9))
-	probs := Softmax(scores, -1)
-	out := Einsum("bhsk,bhkd->bshd", probs, v)
-	return Reshape(out, b, s, h*dh)
+	probs := Reshape(Softmax(scores, -1), b*h, s, kLen)
+	out := Reshape(Einsum("nsk,nkd->nsd", probs, v), b, h, s, dh)
+	return Reshape(TransposeAllAxes(out, 0, 2, 1, 3), b, s, h*dh)
 }
 
 // cacheBucket is the multiple that the width of a decoding key/value cache is rounded up to.
@@ -450,7 +464,7 @@ func cacheWidth(cols, context int) int {
 	return min((cols+cacheBucket-1)/cacheBucket*cacheBucket, context)
 }
 
-// writeCache writes x [B,KV,S,dh] into columns start … start+S−1 of cache [B,KV,W,dh] and returns the
+// writeCache writes x [B·KV,S,dh] into columns start … start+S−1 of cache [B·KV,W,dh] and returns the
 // new cache, width columns wide (width ≥ W: the cache is first extended with zero columns).
 //
 // Every column at or after start must be zero (columns are written once, in order, into caches that
@@ -461,15 +475,15 @@ func cacheWidth(cols, context int) int {
 func writeCache(cache, x, start *Node, width int) *Node {
 	g := x.Graph()
 	d := cache.Shape().Dimensions
-	if d[2] < width {
-		pad := Zeros(g, shapes.Make(cache.DType(), d[0], d[1], width-d[2], d[3]))
-		cache = Concatenate([]*Node{cache, pad}, 2)
+	if d[1] < width {
+		pad := Zeros(g, shapes.Make(cache.DType(), d[0], width-d[1], d[2]))
+		cache = Concatenate([]*Node{cache, pad}, 1)
 	}
-	s := x.Shape().Dimensions[2]
+	s := x.Shape().Dimensions[1]
 	cols := Add(Iota(g, shapes.Make(dtypes.Int32, s, 1), 0), start) // [S,1]
-	// XLA scatter: indices [S,1] name the cache column (operand axis 2) of update column s; the
-	// update window is the [B,KV,·,dh] slab (update axes 0, 1, 3).
-	return BackendScatterSum(cache, cols, x, 1, []int{0, 1, 3}, []int{2}, []int{2}, true, true)
+	// XLA scatter: indices [S,1] name the cache column (operand axis 1) of update column s; the
+	// update window is the [B·KV,·,dh] slab (update axes 0 and 2).
+	return BackendScatterSum(cache, cols, x, 1, []int{0, 2}, []int{1}, []int{1}, true, true)
 }
 
 // applyRoPE rotates pairs (x_i, x_{i+dh/2}) of x [B,S,H,dh] by angle pos·base^(−2i/dh).

@@ -55,8 +55,8 @@ func NewSampler(m *LM) (*Sampler, error) {
 	}
 	s := &Sampler{m: m, backend: backend}
 	// Inputs: tokens [B,S], positions [B,S], mask [B,S,K], start (scalar), then 2·layers caches
-	// [B,KV,W,dh] with W ≤ K. Outputs: log-softmax at the last column [B,V], then the updated
-	// caches [B,KV,K,dh].
+	// [B·KV,W,dh] with W ≤ K. Outputs: log-softmax at the last column [B,V], then the updated
+	// caches [B·KV,K,dh].
 	s.exec, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
 		g := in[0].Graph()
 		cache := make([]layerCache, m.Config.Layers)
@@ -91,7 +91,7 @@ func (s *Sampler) emptyCaches(b int) []any {
 	c := s.m.Config
 	out := make([]any, 0, 2*c.Layers)
 	for range 2 * c.Layers {
-		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b, c.KVHeadCount(), min(cacheBucket, c.Context), c.HeadDim())))
+		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b*c.KVHeadCount(), min(cacheBucket, c.Context), c.HeadDim())))
 	}
 	return out
 }
