@@ -441,12 +441,13 @@ func headsFirst(x *Node) *Node {
 func attention(q, k, v, mask *Node) *Node {
 	b, s, h, dh := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
 	kLen := k.Shape().Dimensions[1]
-	scores := MulScalar(Einsum("nsd,nkd->nsk", headsFirst(q), k), 1/math.Sqrt(float64(dh)))
-	scores = Reshape(scores, b, h, s, kLen)
+	scores := MulScalar(Einsum("nsd,nkd->nsk", headsFirst(q), k), 1/math.Sqrt(float64(dh))) // [B·H,S,K]
 	// Masked keys get a large negative score rather than -inf so that a fully masked (padding) query
-	// row stays finite; its output is never used.
-	scores = Where(BroadcastToDims(InsertAxes(mask, 1), scores.Shape().Dimensions...), scores, AddScalar(ZerosLike(scores), -1e9))
-	probs := Reshape(Softmax(scores, -1), b*h, s, kLen)
+	// row stays finite; its output is never used. The mask is broadcast over heads and then merged
+	// (a fresh buffer, so the reshape is free); the probabilities stay [B·H,S,K], since reshaping
+	// them would copy them (the backward pass keeps them).
+	keep := Reshape(BroadcastToDims(InsertAxes(mask, 1), b, h, s, kLen), b*h, s, kLen)
+	probs := Softmax(Where(keep, scores, AddScalar(ZerosLike(scores), -1e9)), -1)
 	out := Reshape(Einsum("nsk,nkd->nsd", probs, v), b, h, s, dh)
 	return Reshape(TransposeAllAxes(out, 0, 2, 1, 3), b, s, h*dh)
 }
