@@ -94,7 +94,8 @@ func ResponseToken(r, t int) int32 { return int32(5 + (r*11+t*5)%(Vocab-5)) }
 const (
 	PromptWidth = 12 // sampler prompt bucket: max prompt 11 rounded up to a multiple of 4
 	PairWidth   = 36 // scoring/update row width: prompt + response − 1 ≤ 34, rounded up to 4
-	CacheCols   = 64 // KV-cache columns = context; every decode step attends over all of them
+	CacheCols   = 64 // KV-cache columns at most = context
+	CacheBucket = 8  // decoding attends over the columns written so far rounded up to this (srppo's cacheBucket)
 )
 
 // Params is the parameter count of an LM:
@@ -117,8 +118,8 @@ func Params(c srppo.Config) int {
 //	backward   = 2 × forward               (a training step is 3× the forward)
 //
 // K is the number of key columns actually multiplied: the padded row width T for teacher forcing
-// (the causal mask is applied by masking, not by skipping) and the full cache (the context) for
-// cached decoding. The counts below are for the padded shapes that both implementations execute.
+// (the causal mask is applied by masking, not by skipping) and the cache width (the columns written
+// so far rounded up to CacheBucket) for cached decoding. The counts below are for the padded shapes that both implementations execute.
 func trunk(c srppo.Config) float64 {
 	d, f := float64(c.DModel), float64(c.DFF)
 	return 2 * float64(c.Layers) * (4*d*d + 2*d*f)
@@ -144,14 +145,20 @@ func TrainStepFLOPs(c srppo.Config) float64 { return 3 * forward(c, TrainRows, T
 
 // GenerateFLOPs is one generation of Rows rows × MaxNew tokens in batches of BatchRows: per batch a
 // prefill of PromptWidth columns (logits of the last column only) and MaxNew−1 one-token steps,
-// every query attending over CacheCols columns.
+// every query attending over the cache columns written so far rounded up to CacheBucket.
 func GenerateFLOPs(c srppo.Config) float64 {
 	batches := float64(Rows / BatchRows)
 	b := float64(BatchRows)
-	prefill := b*float64(PromptWidth)*(trunk(c)+attn(c, CacheCols)) + b*head(c)
-	decode := float64(MaxNew-1) * b * (trunk(c) + attn(c, CacheCols) + head(c))
+	prefill := b*float64(PromptWidth)*(trunk(c)+attn(c, cacheWidth(PromptWidth))) + b*head(c)
+	decode := 0.0
+	for t := range MaxNew - 1 { // step t writes column PromptWidth+t
+		decode += b * (trunk(c) + attn(c, cacheWidth(PromptWidth+t+1)) + head(c))
+	}
 	return batches * (prefill + decode)
 }
+
+// cacheWidth is the width of the decoding cache holding cols columns.
+func cacheWidth(cols int) int { return min((cols+CacheBucket-1)/CacheBucket*CacheBucket, CacheCols) }
 
 // ScoreFLOPs is the Score stage: three LMs (policy, π_sft, π_pt) with logits and the critic trunk
 // (value head ignored), teacher-forced over Rows rows of PairWidth columns.

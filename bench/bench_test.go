@@ -16,6 +16,9 @@ import (
 //	tokens/s  useful tokens (see Tokens) per second
 //	GFLOP/s   executed FLOPs (see FLOPs) per second
 //	ms-median, ms-min, ms-max      per-operation wall time (tokens/s and GFLOP/s use the median)
+//	cpu-ms-median                  per-operation CPU time of the process (user + system, all
+//	                               threads): on a shared machine it moves far less with other jobs'
+//	                               load than the wall time, so A/B comparisons there use it
 //	compiles-first                 graph compilations of the first operation (warm-up or first timed)
 //	compiles/op, graph-calls/op    compilations and graph executions per later operation
 //
@@ -92,14 +95,15 @@ func run(b *testing.B, c srppo.Config, op func() error) {
 		warmMS = time.Since(t0).Seconds() * 1e3
 		counts = append(counts, n)
 	}
-	var times []float64
+	var times, cpu []float64
 	for b.Loop() {
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		n, err := countGraphs(op)
 		if err != nil {
 			b.Fatal(err)
 		}
 		times = append(times, time.Since(t0).Seconds())
+		cpu = append(cpu, processCPU()-c0)
 		counts = append(counts, n)
 	}
 	slices.Sort(times)
@@ -109,6 +113,7 @@ func run(b *testing.B, c srppo.Config, op func() error) {
 	b.ReportMetric(med*1e3, "ms-median")
 	b.ReportMetric(times[0]*1e3, "ms-min")
 	b.ReportMetric(times[len(times)-1]*1e3, "ms-max")
+	b.ReportMetric(median(cpu)*1e3, "cpu-ms-median")
 	if warmMS >= 0 { // reported after the loop: b.Loop's timer reset clears earlier metrics
 		b.ReportMetric(warmMS, "ms-warmup")
 	}

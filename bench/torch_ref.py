@@ -9,7 +9,8 @@ same four workloads with the same padded shapes as the Go library executes:
                 32 rows x 64 tokens, every target in the loss
   Generate      128 rows (64 prompts x 2) x 24 forced new tokens at temperature 1, one batch of 128
                 rows, prompts left-padded to 12 columns, a [B, H, 64, dh] KV cache, every step
-                attending over all 64 cache columns with a mask (as srppo's Sampler does)
+                attending over the columns written so far rounded up to 8 with a mask (as
+                srppo's Sampler does)
   Score         log-probs of the 24 response tokens under 3 LMs (policy, pi_sft, pi_pt) and the
                 critic's values, one (prompt, response) pair per row, rows 36 columns wide,
                 one batch of 128, then Delta, KL (k1), eos placement and rewards
@@ -57,7 +58,7 @@ MAX_NEW = 24
 BATCH_ROWS = 128
 MINIBATCH = 32
 PPO_EPOCHS = 2
-PROMPT_WIDTH, PAIR_WIDTH, CACHE_COLS = 12, 36, 64
+PROMPT_WIDTH, PAIR_WIDTH, CACHE_COLS, CACHE_BUCKET = 12, 36, 64, 8
 WORKLOADS = ["TrainStep", "Generate", "Score", "PPOIteration"]
 
 
@@ -81,14 +82,20 @@ def head(c):
     return 2 * c["vocab"] * c["d"]
 
 
+def cache_width(cols):
+    """Decoding cache width holding cols columns (bench.go cacheWidth)."""
+    return min((cols + CACHE_BUCKET - 1) // CACHE_BUCKET * CACHE_BUCKET, CACHE_COLS)
+
+
 def forward_flops(c, rows, cols, lm):
     return rows * cols * (trunk(c) + attn(c, cols) + (head(c) if lm else 0))
 
 
 def flops(w, c):
     gen = (ROWS // BATCH_ROWS) * (
-        BATCH_ROWS * PROMPT_WIDTH * (trunk(c) + attn(c, CACHE_COLS)) + BATCH_ROWS * head(c)
-        + (MAX_NEW - 1) * BATCH_ROWS * (trunk(c) + attn(c, CACHE_COLS) + head(c)))
+        BATCH_ROWS * PROMPT_WIDTH * (trunk(c) + attn(c, cache_width(PROMPT_WIDTH))) + BATCH_ROWS * head(c)
+        + sum(BATCH_ROWS * (trunk(c) + attn(c, cache_width(PROMPT_WIDTH + t + 1)) + head(c))
+              for t in range(MAX_NEW - 1)))
     score = 3 * forward_flops(c, ROWS, PAIR_WIDTH, True) + forward_flops(c, ROWS, PAIR_WIDTH, False)
     update = (PPO_EPOCHS * ROWS // MINIBATCH) * 3 * (
         forward_flops(c, MINIBATCH, PAIR_WIDTH, True) + forward_flops(c, MINIBATCH, PAIR_WIDTH, False))
@@ -160,7 +167,8 @@ class LM(torch.nn.Module):
 
     def hidden(self, tokens, positions, mask, cache=None, start=0):
         """Final-LN hidden states [B,S,D]. mask [B,S,K] bool; cache: per layer (k, v) [B,H,C,dh],
-        written in place at columns start..start+S-1 (decoding, no autograd)."""
+        written in place at columns start..start+S-1, attention over its first K columns (decoding,
+        no autograd)."""
         c = self.c
         b, s = tokens.shape
         h, dh = c["heads"], c["d"] // c["heads"]
@@ -175,7 +183,7 @@ class LM(torch.nn.Module):
                 ck, cv = cache[l]
                 ck[:, :, start:start + s] = k
                 cv[:, :, start:start + s] = v
-                k, v = ck, cv
+                k, v = ck[:, :, :mask.shape[-1]], cv[:, :, :mask.shape[-1]]  # the columns the mask covers
             scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(dh))
             probs = torch.softmax(scores.masked_fill(neg, -1e9), -1)
             ctx = torch.matmul(probs, v).transpose(1, 2).reshape(b, s, h * dh)
@@ -288,7 +296,8 @@ def train_step(m, opt, bt, lr):
 @torch.no_grad()
 def sample(m, prompts, gen, greedy=False, force=None):
     """srppo.Sampler: batches of BATCH_ROWS, left-padded prompts, prefill, then one step per token
-    over a [B,H,C,dh] cache; returns tokens and log-probs [rows][MAX_NEW] (no stop token). With
+    over the first K columns of a [B,H,C,dh] cache, K = the columns written so far rounded up to a
+    multiple of 8 (srppo's cacheBucket); returns tokens and log-probs [rows][MAX_NEW] (no stop token). With
     force, those tokens are fed instead of the drawn ones (to compare log-probs with Go's)."""
     c = m.c
     C, h, dh = c["ctx"], c["heads"], c["d"] // c["heads"]
@@ -296,7 +305,7 @@ def sample(m, prompts, gen, greedy=False, force=None):
     for start in range(0, len(prompts), BATCH_ROWS):
         chunk = prompts[start:start + BATCH_ROWS]
         b = BATCH_ROWS
-        width = min((max(len(p) for p in chunk) + 7) // 8 * 8, C - MAX_NEW)
+        width = min((max(len(p) for p in chunk) + 3) // 4 * 4, C - MAX_NEW)  # srppo's widthBucket
         rows = torch.zeros(b, width, dtype=torch.long)
         pad = torch.full((b,), width - 1, dtype=torch.long)
         rows[:, width - 1] = BOS
@@ -312,7 +321,8 @@ def sample(m, prompts, gen, greedy=False, force=None):
             pos = (col.unsqueeze(0) - pad.unsqueeze(1)).clamp(min=0)  # [B,S]
             colq = col.view(1, s, 1)
             padb = pad.view(b, 1, 1)
-            mask = ((cols >= padb) & (cols <= colq)) | ((cols == colq) & (colq < padb))  # [B,S,C]
+            kcols = cols[:min(cache_width(at + s), C)]  # srppo's cacheWidth
+            mask = ((kcols >= padb) & (kcols <= colq)) | ((kcols == colq) & (colq < padb))  # [B,S,K]
             hid = m.hidden(tok, pos, mask, cache, at)
             return torch.log_softmax(m.logits(hid[:, -1]), -1)
 

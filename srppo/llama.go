@@ -155,13 +155,14 @@ func (m *LM) llamaBlock(g *Graph, l int, x *Node, att attentionInputs, cache *la
 	}
 	invFreq := c.ropeInvFreq()
 	q, k = rotate(q, att.positions, invFreq), rotate(k, att.positions, invFreq)
-	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,KV,S,dh]
+	k, v = headsFirst(k), headsFirst(v) // [B·KV,S,dh]
 	var updated layerCache
 	if cache != nil {
-		k, v = writeCache(cache.k, k, att.start), writeCache(cache.v, v, att.start)
+		width := att.mask.Shape().Dimensions[2]
+		k, v = writeCache(cache.k, k, att.start, width), writeCache(cache.v, v, att.start, width)
 		updated = layerCache{k, v}
 	}
-	k, v = repeatKV(k, h/kvh), repeatKV(v, h/kvh)
+	k, v = repeatKV(k, b, h/kvh), repeatKV(v, b, h/kvh)
 	x = Add(x, m.linear(g, p+"self_attn.o_proj", attention(q, k, v, att.mask), false))
 
 	hn = m.rmsNorm(g, p+"post_attention_layernorm.weight", x)
@@ -170,14 +171,16 @@ func (m *LM) llamaBlock(g *Graph, l int, x *Node, att attentionInputs, cache *la
 	return Add(x, m.linear(g, p+"mlp.down_proj", ff, false)), updated
 }
 
-// repeatKV expands keys or values [B,KV,K,dh] to [B,KV·n,K,dh], each head repeated n times in place.
-func repeatKV(x *Node, n int) *Node {
+// repeatKV expands keys or values [B·KV,K,dh] of b rows to [B·KV·n,K,dh], each head repeated n times
+// in place.
+func repeatKV(x *Node, b, n int) *Node {
 	if n == 1 {
 		return x
 	}
 	d := x.Shape().Dimensions
-	x = BroadcastToDims(InsertAxes(x, 2), d[0], d[1], n, d[2], d[3])
-	return Reshape(x, d[0], d[1]*n, d[2], d[3])
+	kv := d[0] / b
+	x = BroadcastToDims(Reshape(x, b, kv, 1, d[1], d[2]), b, kv, n, d[1], d[2])
+	return Reshape(x, b*kv*n, d[1], d[2])
 }
 
 // ropeInvFreq is the rotary inverse frequency of each pair, base^(−2i/dh), rescaled for

@@ -331,14 +331,17 @@ func (m *LM) graphParam(g *Graph, name string) *Node {
 	return v.NodeValue(g)
 }
 
-// layerCache is one layer's key/value cache, [B, heads, C, head_dim] each, with C = Config.Context.
+// layerCache is one layer's key/value cache, [B·kv_heads, W, head_dim] each (row-major [B, kv_heads],
+// the one batch axis the Go backend's DotGeneral takes without a reshape copy), W ≤ Config.Context
+// (see writeCache).
 type layerCache struct{ k, v *Node }
 
 // attentionInputs describes where the current tokens sit and what they may attend to.
 type attentionInputs struct {
 	positions *Node // [B,S] int32 position of each token within its own sequence
 	mask      *Node // [B,S,K] bool: query s may attend key k
-	// Cached decoding only: the tokens occupy cache columns start … start+S-1.
+	// Cached decoding only: the tokens occupy cache columns start … start+S-1, and the updated caches
+	// are K (the mask's width) columns wide.
 	cache []layerCache
 	start *Node // scalar int32
 }
@@ -393,10 +396,11 @@ func (m *LM) block(g *Graph, l int, x *Node, att attentionInputs, cache *layerCa
 	if c.Positions == PositionsRoPE {
 		q, k = applyRoPE(q, att.positions, c.RoPEBase), applyRoPE(k, att.positions, c.RoPEBase)
 	}
-	k, v = TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3) // [B,H,S,dh]
+	k, v = headsFirst(k), headsFirst(v) // [B·H,S,dh]
 	var updated layerCache
 	if cache != nil {
-		k, v = writeCache(cache.k, k, att.start), writeCache(cache.v, v, att.start)
+		width := att.mask.Shape().Dimensions[2]
+		k, v = writeCache(cache.k, k, att.start, width), writeCache(cache.v, v, att.start, width)
 		updated = layerCache{k, v}
 	}
 	ctx := attention(q, k, v, att.mask) // [B,S,D]
@@ -421,39 +425,66 @@ func geluTanh(x *Node) *Node {
 	return out
 }
 
-// attention is masked scaled dot-product attention: softmax(q·kᵀ/√dh + mask)·v.
-// q [B,S,H,dh], k and v [B,H,K,dh], mask [B,S,K] → [B,S,H·dh].
-func attention(q, k, v, mask *Node) *Node {
-	b, s, h, dh := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
-	scores := MulScalar(Einsum("bshd,bhkd->bhsk", q, k), 1/math.Sqrt(float64(dh)))
-	// Masked keys get a large negative score rather than -inf so that a fully masked (padding) query
-	// row stays finite; its output is never used.
-	scores = Where(BroadcastToDims(InsertAxes(mask, 1), scores.Shape().Dimensions...), scores, AddScalar(ZerosLike(scores), -1e9))
-	probs := Softmax(scores, -1)
-	out := Einsum("bhsk,bhkd->bshd", probs, v)
-	return Reshape(out, b, s, h*dh)
+// headsFirst turns keys or values [B,S,H,dh] into the attention layout [B·H,S,dh].
+func headsFirst(x *Node) *Node {
+	d := x.Shape().Dimensions
+	return Reshape(TransposeAllAxes(x, 0, 2, 1, 3), d[0]*d[2], d[1], d[3])
 }
 
-// writeCache writes x [B,H,S,dh] into cache [B,H,C,dh] at columns start … start+S-1 and returns
-// the new cache. The pure-Go backend has no DynamicUpdateSlice, so the write is a one-hot
-// contraction plus a select, which keeps every shape static (no recompilation per step).
-func writeCache(cache, x, start *Node) *Node {
+// attention is masked scaled dot-product attention: softmax(q·kᵀ/√dh + mask)·v.
+// q [B,S,H,dh], k and v [B·H,K,dh], mask [B,S,K] → [B,S,H·dh].
+//
+// Keys, values and the per-head products keep batch and heads merged in one leading axis: the Go
+// backend's DotGeneral takes a single leading batch axis, and merging [B,H] itself costs a copy of
+// any operand that is still in use elsewhere (the decoding caches, the training activations kept
+// for the backward pass).
+func attention(q, k, v, mask *Node) *Node {
+	b, s, h, dh := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2], q.Shape().Dimensions[3]
+	kLen := k.Shape().Dimensions[1]
+	scores := MulScalar(Einsum("nsd,nkd->nsk", headsFirst(q), k), 1/math.Sqrt(float64(dh))) // [B·H,S,K]
+	// Masked keys get a large negative score rather than -inf so that a fully masked (padding) query
+	// row stays finite; its output is never used. The mask is broadcast over heads and then merged
+	// (a fresh buffer, so the reshape is free); the probabilities stay [B·H,S,K], since reshaping
+	// them would copy them (the backward pass keeps them).
+	keep := Reshape(BroadcastToDims(InsertAxes(mask, 1), b, h, s, kLen), b*h, s, kLen)
+	probs := Softmax(Where(keep, scores, AddScalar(ZerosLike(scores), -1e9)), -1)
+	out := Reshape(Einsum("nsk,nkd->nsd", probs, v), b, h, s, dh)
+	return Reshape(TransposeAllAxes(out, 0, 2, 1, 3), b, s, h*dh)
+}
+
+// cacheBucket is the multiple that the width of a decoding key/value cache is rounded up to.
+// A cache holds the columns written so far, rounded up to the next multiple of cacheBucket (capped
+// at the context): attention runs over that width, not the whole context, and the cache is copied
+// into a wider one only when it fills (every cacheBucket steps). Each (rows, tokens, width) shape is
+// compiled once and recurs on every rollout.
+const cacheBucket = 8
+
+// cacheWidth is the cache width that holds columns 0 … cols−1: cols rounded up to cacheBucket,
+// capped at the context.
+func cacheWidth(cols, context int) int {
+	return min((cols+cacheBucket-1)/cacheBucket*cacheBucket, context)
+}
+
+// writeCache writes x [B·KV,S,dh] into columns start … start+S−1 of cache [B·KV,W,dh] and returns the
+// new cache, width columns wide (width ≥ W: the cache is first extended with zero columns).
+//
+// Every column at or after start must be zero (columns are written once, in order, into caches that
+// start zeroed), so the write is a scatter-add of the new columns: with the cache buffer donated
+// (Sampler.step), the pure-Go backend adds in place and touches only the S new columns. The
+// previous scheme, a select over the whole [B,KV,context,dh] cache every step, was the decoder's
+// largest cost (bench/NOTES.md). The tagged Go backend has no DynamicUpdateSlice.
+func writeCache(cache, x, start *Node, width int) *Node {
 	g := x.Graph()
-	s, cLen := x.Shape().Dimensions[2], cache.Shape().Dimensions[2]
-	if s == 1 {
-		// One decoded token (every step but the prefill): broadcast it and select its column — no
-		// one-hot matmul and none of the transposes it needs (−22 % generation, bench/NOTES.md).
-		hit := Equal(Iota(g, shapes.Make(dtypes.Int32, cLen), 0), start)
-		hit = BroadcastToDims(Reshape(hit, 1, 1, cLen, 1), cache.Shape().Dimensions...)
-		return Where(hit, BroadcastToDims(x, cache.Shape().Dimensions...), cache)
+	d := cache.Shape().Dimensions
+	if d[1] < width {
+		pad := Zeros(g, shapes.Make(cache.DType(), d[0], width-d[1], d[2]))
+		cache = Concatenate([]*Node{cache, pad}, 1)
 	}
-	cols := Iota(g, shapes.Make(dtypes.Int32, s, cLen), 1)                                      // [S,C] column index
-	rows := Add(Iota(g, shapes.Make(dtypes.Int32, s, cLen), 0), start)                          // [S,C] target column of token s
-	onehot := ConvertDType(Equal(cols, rows), x.DType())                                        // [S,C]
-	written := Einsum("bhsd,sc->bhcd", x, onehot)                                               // [B,H,C,dh]
-	isWritten := GreaterThan(ReduceSum(onehot, 0), ScalarZero(g, x.DType()))                    // [C]
-	isWritten = BroadcastToDims(Reshape(isWritten, 1, 1, cLen, 1), cache.Shape().Dimensions...) //
-	return Where(isWritten, written, cache)
+	s := x.Shape().Dimensions[1]
+	cols := Add(Iota(g, shapes.Make(dtypes.Int32, s, 1), 0), start) // [S,1]
+	// XLA scatter: indices [S,1] name the cache column (operand axis 1) of update column s; the
+	// update window is the [B·KV,·,dh] slab (update axes 0 and 2).
+	return BackendScatterSum(cache, cols, x, 1, []int{0, 2}, []int{1}, []int{1}, true, true)
 }
 
 // applyRoPE rotates pairs (x_i, x_{i+dh/2}) of x [B,S,H,dh] by angle pos·base^(−2i/dh).

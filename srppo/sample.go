@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -35,12 +36,15 @@ type Samples struct {
 }
 
 // Sampler decodes with a key/value cache: one prefill pass over the (left-padded) prompts, then
-// one pass per new token that reads the cached keys and values of all earlier columns. All shapes
-// are fixed ([BatchRows, context] caches; the prompt width rounded up to a multiple of widthBucket), so the
-// graphs compile once.
+// one pass per new token that reads the cached keys and values of all earlier columns. The caches
+// are as wide as the columns written so far rounded up to a multiple of cacheBucket, and each step
+// writes its columns in place (writeCache). Shapes come from a small fixed set (batch rows, the
+// prompt width rounded up to a multiple of widthBucket, cache widths in steps of cacheBucket), each
+// compiled once, on its first use, and reused on every later rollout.
 type Sampler struct {
-	m    *LM
-	exec *model.Exec
+	m       *LM
+	exec    *model.Exec
+	backend compute.Backend
 }
 
 // NewSampler prepares cached decoding for m.
@@ -49,9 +53,10 @@ func NewSampler(m *LM) (*Sampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sampler{m: m}
-	// Inputs: tokens [B,S], positions [B,S], mask [B,S,C], start (scalar), then 2·layers caches.
-	// Outputs: log-softmax at the last column [B,V], then the updated caches.
+	s := &Sampler{m: m, backend: backend}
+	// Inputs: tokens [B,S], positions [B,S], mask [B,S,K], start (scalar), then 2·layers caches
+	// [B·KV,W,dh] with W ≤ K. Outputs: log-softmax at the last column [B,V], then the updated
+	// caches [B·KV,K,dh].
 	s.exec, err = model.NewExec(backend, m.store, func(scope *model.Scope, in []*Node) []*Node {
 		g := in[0].Graph()
 		cache := make([]layerCache, m.Config.Layers)
@@ -72,23 +77,35 @@ func NewSampler(m *LM) (*Sampler, error) {
 		}
 		return out
 	})
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	// One graph per (rows, tokens, cache width in, cache width out): bounded by the batch sizes,
+	// prompt-width buckets and context/cacheBucket widths, more than the default cache of 32.
+	s.exec.SetMaxCache(-1)
+	return s, nil
 }
 
-// emptyCaches returns zeroed caches for b rows.
+// emptyCaches returns zeroed caches for b rows, one cacheBucket wide (step widens them as needed).
 func (s *Sampler) emptyCaches(b int) []any {
 	c := s.m.Config
 	out := make([]any, 0, 2*c.Layers)
 	for range 2 * c.Layers {
-		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b, c.KVHeadCount(), c.Context, c.HeadDim())))
+		out = append(out, tensors.FromShape(shapes.Make(dtypes.Float32, b*c.KVHeadCount(), min(cacheBucket, c.Context), c.HeadDim())))
 	}
 	return out
 }
 
 // step runs tokens [b][S] sitting at cache columns start…start+S−1 and returns log-probs [b][V]
-// and the new caches. pad[r] is the number of left-padding columns of row r.
+// and the new caches. pad[r] is the number of left-padding columns of row r. The caches passed in
+// hold columns 0…start−1 (zero beyond) and are consumed: their buffers are donated to the step,
+// which writes the new columns into them in place.
 func (s *Sampler) step(tokens [][]int32, pad []int, start int, caches []any) ([][]float32, []any, error) {
-	b, sLen, ctx := len(tokens), len(tokens[0]), s.m.Config.Context
+	b, sLen := len(tokens), len(tokens[0])
+	if start+sLen > s.m.Config.Context {
+		return nil, nil, fmt.Errorf("decoding step at column %d: %d tokens exceed the context of %d", start, sLen, s.m.Config.Context)
+	}
+	ctx := cacheWidth(start+sLen, s.m.Config.Context) // width of the caches this step returns
 	tok := make([]int32, b*sLen)
 	pos := make([]int32, b*sLen)
 	mask := make([]bool, b*sLen*ctx)
@@ -107,7 +124,18 @@ func (s *Sampler) step(tokens [][]int32, pad []int, start int, caches []any) ([]
 	}
 	in := []any{tensors.FromFlatDataAndDimensions(tok, b, sLen), tensors.FromFlatDataAndDimensions(pos, b, sLen),
 		tensors.FromFlatDataAndDimensions(mask, b, sLen, ctx), tensors.FromScalar(int32(start))}
-	out, err := s.exec.Call(append(in, caches...)...)
+	for _, c := range caches {
+		t, ok := c.(*tensors.Tensor)
+		if !ok {
+			return nil, nil, fmt.Errorf("decoding step at column %d: cache is a %T, not a tensor", start, c)
+		}
+		donated, err := DonateTensorBuffer(t, s.backend, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decoding step at column %d: %w", start, err)
+		}
+		in = append(in, donated)
+	}
+	out, err := s.exec.Call(in...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decoding step at column %d: %w", start, err)
 	}
