@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
+# The tested default build is GOEXPERIMENT=simd (GoMLX's AVX2/AVX-512 kernels, 2.5–4× faster on this
+# project's model; README "Backends"): every test, the fuzzers and the notebooks run in it. The plain
+# build (no experiment) stays correct: it is vetted and the library's tests run in it too, below.
+export GOEXPERIMENT=simd
 
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
@@ -21,6 +25,9 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
 fi
 go test -count=1 -timeout 25m ./...
+# The plain build of the library: vet, then the datasets and srppo tests (numerics, sampler, PPO).
+GOEXPERIMENT= go vet ./...
+GOEXPERIMENT= go test -count=1 -timeout 15m ./datasets/ ./srppo/
 bash scripts/fuzz.sh
 bash docker/lint.sh
 bash notebooks/check.sh
