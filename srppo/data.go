@@ -72,7 +72,7 @@ func CheckPrompt(tok datasets.TextTokenizer, prompt string, context, maxNew int)
 	if err != nil {
 		return fmt.Errorf("prompt: %w", err)
 	}
-	if len(ids)+maxNew > context {
+	if context > 0 && len(ids)+maxNew > context { // context 0: the encoding alone
 		return fmt.Errorf("prompt has %d tokens; with a response budget of %d (-max-new) that exceeds the context of %d", len(ids), maxNew, context)
 	}
 	return nil

@@ -10,14 +10,14 @@ import (
 
 // LoadPromptPool reads prompts.jsonl and attaches gold answers where known: from -answers, or,
 // for a built-in world (world.json beside the prompts), from the world's own operations. With a
-// model m, every prompt is checked to encode for it and to leave room for maxNew response tokens:
+// tokenizer, every prompt is checked to encode with it and to leave room for maxNew response tokens:
 // a bad one is an error with its file and line before the first iteration, not when a rollout
-// draws it.
-func LoadPromptPool(path, answersPath string, m *srppo.LM, maxNew int) ([]srppo.PromptSource, error) {
+// draws it. With tok but context 0, only the encoding is checked.
+func LoadPromptPool(path, answersPath string, tok datasets.TextTokenizer, context, maxNew int) ([]srppo.PromptSource, error) {
 	var prompts []datasets.Prompt
 	err := datasets.ReadFileLines(path, func(_ int, p datasets.Prompt) error {
-		if m != nil {
-			if err := srppo.CheckPrompt(m.Tokenizer, p.Prompt, m.Config.Context, maxNew); err != nil {
+		if tok != nil {
+			if err := srppo.CheckPrompt(tok, p.Prompt, context, maxNew); err != nil {
 				return err
 			}
 		}

@@ -273,7 +273,9 @@ func (s *Study) prepareData() error {
 	if s.tok, err = srppo.DataTokenizer(data); err != nil {
 		return err
 	}
-	if s.eval, err = datasets.LoadEval(filepath.Join(data, datasets.EvalFile)); err != nil {
+	// Every file is read and encoded now, so a bad line is an error naming its file and line
+	// before any work (lengths are checked against the model's context when it is known).
+	if s.eval, err = srppo.LoadEvalFor(filepath.Join(data, datasets.EvalFile), s.tok, 0, 0); err != nil {
 		return err
 	}
 	s.eval = srppo.EvalSlice(s.eval, s.b.EvalPerSplit)
@@ -282,7 +284,7 @@ func (s *Study) prepareData() error {
 			s.splits = append(s.splits, it.Split)
 		}
 	}
-	if s.pool, err = LoadPromptPool(filepath.Join(data, datasets.PromptsFile), "", nil, 0); err != nil {
+	if s.pool, err = LoadPromptPool(filepath.Join(data, datasets.PromptsFile), "", s.tok, 0, 0); err != nil {
 		return err
 	}
 	// The shipped base model serves the built-in world it was trained on; any other data is
@@ -300,11 +302,13 @@ func (s *Study) pretrain() error {
 	ptDir := filepath.Join(s.ws.Dir, "pt")
 	var done struct{ Epochs int }
 	err := s.cached("pretrain", &done, func() error {
-		docs, err := datasets.LoadCorpus(filepath.Join(s.data, datasets.CorpusFile))
-		if err != nil {
+		if err := srppo.CheckCorpusCoverage(s.data); errors.Is(err, srppo.ErrUnseenWords) {
+			// An eval of words the corpus never uses can be the point (an unseen task): say so.
+			s.logf("note: %v", err)
+		} else if err != nil {
 			return err
 		}
-		seqs, err := srppo.EncodeCorpus(s.tok, docs)
+		seqs, err := srppo.LoadCorpusSequences(filepath.Join(s.data, datasets.CorpusFile), s.tok)
 		if err != nil {
 			return err
 		}
@@ -320,7 +324,7 @@ func (s *Study) pretrain() error {
 			return err
 		}
 		m.Tokenizer = s.tok
-		s.logf("pretraining π_pt on %s (%d documents, %d epochs)", filepath.Join(s.data, datasets.CorpusFile), len(docs), cfg.Epochs)
+		s.logf("pretraining π_pt on %s (%d documents, %d epochs)", filepath.Join(s.data, datasets.CorpusFile), len(seqs), cfg.Epochs)
 		if _, err := srppo.Train(m, seqs[:len(seqs)-nHeld], seqs[len(seqs)-nHeld:], cfg, s.trainProgress("pretrain")); err != nil {
 			return err
 		}
@@ -465,7 +469,7 @@ func (s *Study) sft(n, seed int) (string, error) {
 	dir := s.SFTDir(n, seed)
 	var done struct{ BestEpoch int }
 	err := s.cached(fmt.Sprintf("sft-N%d-s%d", n, seed), &done, func() error {
-		train, held, err := srppo.LoadSFTData(s.data, s.tok, n)
+		train, held, err := srppo.LoadSFTDataFor(s.data, s.tok, n, s.pt.Config.Context)
 		if err != nil {
 			return err
 		}

@@ -140,7 +140,7 @@ func runPPO(args []string) error {
 			}
 		}
 	}
-	pool, err := study.LoadPromptPool(*promptsPath, *answers, sft, d.MaxNew)
+	pool, err := study.LoadPromptPool(*promptsPath, *answers, sft.Tokenizer, sft.Config.Context, d.MaxNew)
 	if err != nil {
 		return err
 	}

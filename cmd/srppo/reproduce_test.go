@@ -220,4 +220,35 @@ func TestReproduceOwnData(t *testing.T) {
 	if err != nil || !strings.Contains(string(res), "novel_task") {
 		t.Errorf("RESULTS.md does not use the data's split names: %v", err)
 	}
+
+	// A tokenizer.json that lacks a word the files use: reproduce names the first file and line
+	// that uses it before any stage runs.
+	bad := t.TempDir()
+	for _, name := range []string{datasets.CorpusFile, datasets.DemosFile(16), datasets.HeldOutFile, datasets.PromptsFile, datasets.EvalFile} {
+		b, err := os.ReadFile(filepath.Join(data, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bad, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	known := []string{"copy", "swap", "gives"}
+	for _, w := range words {
+		if w != "owl" {
+			known = append(known, w)
+		}
+	}
+	if err := datasets.NewTokenizer(known).Save(filepath.Join(bad, datasets.TokenizerFile)); err != nil {
+		t.Fatal(err)
+	}
+	badOut := filepath.Join(t.TempDir(), "out")
+	var stderr strings.Builder
+	if code := dispatch([]string{"reproduce", "-data", bad, "-out", badOut, "-budget", "smoke"}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), datasets.EvalFile+":") || !strings.Contains(stderr.String(), `unknown word "owl"`) {
+		t.Errorf("reproduce with a word outside tokenizer.json: exit %d, stderr %q", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(badOut, "sft")); err == nil {
+		t.Error("a stage ran before the bad line was reported")
+	}
 }
