@@ -9,8 +9,8 @@
 // output, fewer than N image/png outputs exist, or the cell whose source contains TEXT has no
 // image/png output.
 //
-// browser opens PATH (relative to JupyterLab's root) in JupyterLab, runs all cells from the Run
-// menu, waits until every code cell has an execution count and the kernel is idle, then checks the
+// browser opens PATH (relative to JupyterLab's root) in JupyterLab, runs all cells (Shift+Enter
+// from the first cell on), waits until every code cell has an execution count and the kernel is idle, then checks the
 // page: no error or stderr output is shown, at least N images are rendered (loaded, non-zero size)
 // and the cell whose source contains TEXT shows one as an <img>. It saves screenshots into DIR
 // (the top of the notebook, then one centred on each rendered figure), then saves the notebook
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 func main() {
@@ -368,12 +369,8 @@ func runBrowser(args []string) error {
 	}
 	fmt.Printf("browser: notebook open, kernel idle after %.0f s\n", time.Since(start).Seconds())
 
-	// Run ▸ Run All Cells, from the menu as a person would.
-	if err := chromedp.Do(bctx,
-		chromedp.Click(`//div[contains(@class, "lm-MenuBar-itemLabel")][text()="Run"]`),
-		chromedp.Click(chromedp.CSS(`li.lm-Menu-item[data-command="notebook:run-all-cells"]`)),
-	); err != nil {
-		return fmt.Errorf("Run ▸ Run All Cells: %v", err)
+	if err := runAll(bctx); err != nil {
+		return err
 	}
 	start = time.Now()
 	done := regexp.MustCompile(`^\[\d+\]:$`)
@@ -447,12 +444,9 @@ func runBrowser(args []string) error {
 		}
 	}
 
-	// File ▸ Save, then the same rules as `check` on what JupyterLab wrote.
-	if err := chromedp.Do(bctx,
-		chromedp.Click(`//div[contains(@class, "lm-MenuBar-itemLabel")][text()="File"]`),
-		chromedp.Click(chromedp.CSS(`li.lm-Menu-item[data-command="docmanager:save"]`)),
-	); err != nil {
-		return fmt.Errorf("File ▸ Save: %v", err)
+	// Ctrl+S, then the same rules as `check` on what JupyterLab wrote.
+	if err := chromedp.Do(bctx, chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl))); err != nil {
+		return fmt.Errorf("Ctrl+S: %v", err)
 	}
 	if err := waitFor(bctx, time.Minute, "the notebook to be saved", func() (bool, string, error) {
 		st, err := chromedp.Run(bctx, chromedp.Evaluate[pageState](pageStateJS))
@@ -473,6 +467,35 @@ func runBrowser(args []string) error {
 		return fmt.Errorf("%s:\n  %s", *nbPath, strings.Join(problems, "\n  "))
 	}
 	fmt.Printf("browser: %s ran in JupyterLab with no error output and %d rendered figures\n", *nbPath, rendered)
+	return nil
+}
+
+// runAll runs every cell as a person at the keyboard would: a click on the first cell's prompt
+// selects it (command mode), then Shift+Enter runs each and moves to the next, so all of them are
+// queued in order, as Run ▸ Run All Cells does (clicking that menu item did not run them here).
+func runAll(ctx context.Context) error {
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+  const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+  const r = cells[0].querySelector('.jp-InputPrompt').getBoundingClientRect();
+  return [cells.length, r.x + r.width / 2, r.y + r.height / 2];
+})()`))
+	if err != nil || len(first) != 3 {
+		return fmt.Errorf("finding the first cell: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(first[1], first[2]), chromedp.KeyEvent(kb.Escape)); err != nil {
+		return fmt.Errorf("selecting the first cell: %v", err)
+	}
+	// Shift+Enter on the last cell would append a new one: Ctrl+Enter runs it in place.
+	for i := range int(first[0]) {
+		mod := chromedp.ModifierShift
+		if i == int(first[0])-1 {
+			mod = chromedp.ModifierCtrl
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(mod))); err != nil {
+			return fmt.Errorf("Shift+Enter: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	return nil
 }
 
