@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need on a fresh Debian machine
-# with Go, then runs gofmt/vet, every Go test, the Dockerfile lint (dockerfile-utils from npm), and the
+# with Go, then runs gofmt/vet, every Go test, the Dockerfile lint (dockerfile-utils from npm) and the
 # notebook checker (Debian's Jupyter, GoNB from tools/go.mod).
 set -euo pipefail
 cd "$(dirname "$0")/.."
