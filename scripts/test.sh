@@ -30,4 +30,8 @@ GOEXPERIMENT= go vet ./...
 GOEXPERIMENT= go test -count=1 -timeout 15m ./datasets/ ./srppo/
 bash scripts/fuzz.sh
 bash docker/lint.sh
+# The images: docker/e2e.sh builds and runs them for real, longer than CI's budget on a fresh machine
+# (docker/README.md); this checks that docker/e2e.stamp, written by a passing run, matches the
+# image recipe, and fails saying what to run when it does not.
+bash docker/e2e.sh --ci
 bash notebooks/check.sh
