@@ -242,19 +242,27 @@ func tinyPPOSetup(t *testing.T) (sft, pt *LM, pool []PromptSource) {
 	return sft, pt, pool
 }
 
-func TestRolloutStagesSerialiseAndFirstRatioIsOne(t *testing.T) {
+// tinyRollout starts an eos-placement PPO run on tinyPPOSetup's models with prompts × 2 samples
+// per rollout and samples its first rollout.
+func tinyRollout(t *testing.T, prompts, minibatch, scoreBatch int) (*PPORun, *Rollout) {
+	t.Helper()
 	sft, pt, pool := tinyPPOSetup(t)
 	cfg := DefaultPPOConfig(PlaceEOS)
-	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 8, 2, 4, 8, 16
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = prompts, 2, 4, minibatch, scoreBatch
 	run, err := NewPPORun(t.TempDir(), cfg, 1, sft, pt, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "r.json")
 	r, err := SampleRollout(run.Models.Policy, run.DrawPrompts(), cfg, 0, run.rng)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run, r
+}
+
+func TestRolloutStagesSerialiseAndFirstRatioIsOne(t *testing.T) {
+	run, r := tinyRollout(t, 8, 8, 16)
+	path := filepath.Join(t.TempDir(), "r.json")
 	for _, stage := range []func(*Rollout) error{func(r *Rollout) error { return Score(r, run.Models) }, Advantages} {
 		if err := r.Save(path); err != nil {
 			t.Fatal(err)
@@ -449,17 +457,7 @@ func TestScoreIndependentOfBatch(t *testing.T) {
 // TestScoreAppliesDeltaBaseline: with PPOConfig.DeltaBaseline b the EOS placement pays
 // r − b·T while Delta and Coherent keep the raw coherent reward.
 func TestScoreAppliesDeltaBaseline(t *testing.T) {
-	sft, pt, pool := tinyPPOSetup(t)
-	cfg := DefaultPPOConfig(PlaceEOS)
-	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch = 4, 2, 4, 8, 8
-	run, err := NewPPORun(t.TempDir(), cfg, 1, sft, pt, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := SampleRollout(run.Models.Policy, run.DrawPrompts(), cfg, 0, run.rng)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, r := tinyRollout(t, 4, 8, 8)
 	path := filepath.Join(t.TempDir(), "r.json")
 	if err := r.Save(path); err != nil {
 		t.Fatal(err)
