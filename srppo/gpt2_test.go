@@ -260,22 +260,31 @@ func TestPretrainedFromHubCache(t *testing.T) {
 	}
 }
 
-// TestDownloadPretrained downloads a checkpoint from a local stand-in for the Hugging Face hub
-// ($HF_ENDPOINT) into the cache under $HF_HOME, sending $HF_TOKEN, then finds it there offline.
-func TestDownloadPretrained(t *testing.T) {
-	src, _ := tinyGPT2(t, tinygpt2.Default)
-	var mu sync.Mutex
-	var auth []string
-	hubServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auth = append(auth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		const commit = "c0ffee"
+// hubStandIn serves repo (at commit, listing files) from the directory src as the Hugging Face
+// hub does, points $HF_ENDPOINT at it with the cache under a fresh $HF_HOME (returned) and $HF_TOKEN
+// set to token, and records the Authorization header of every request.
+type hubStandIn struct {
+	*httptest.Server
+	home string
+	mu   sync.Mutex
+	auth []string
+}
+
+func newHubStandIn(t *testing.T, repo, commit, src string, files []string, token string) *hubStandIn {
+	t.Helper()
+	var siblings []map[string]string
+	for _, f := range files {
+		siblings = append(siblings, map[string]string{"rfilename": f})
+	}
+	h := &hubStandIn{home: t.TempDir()}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.auth = append(h.auth, r.Header.Get("Authorization"))
+		h.mu.Unlock()
 		switch {
-		case r.URL.Path == "/api/models/tiny/gpt2/revision/main":
-			json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": []map[string]string{
-				{"rfilename": ConfigFile}, {"rfilename": WeightsFile}, {"rfilename": TokenizerFile}, {"rfilename": "README.md"}}})
-		case strings.HasPrefix(r.URL.Path, "/tiny/gpt2/resolve/"+commit+"/"):
+		case r.URL.Path == "/api/models/"+repo+"/revision/main":
+			json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": siblings})
+		case strings.HasPrefix(r.URL.Path, "/"+repo+"/resolve/"+commit+"/"):
 			data, err := os.ReadFile(filepath.Join(src, path.Base(r.URL.Path)))
 			if err != nil {
 				http.NotFound(w, r)
@@ -290,13 +299,20 @@ func TestDownloadPretrained(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
-	defer hubServer.Close()
-	home := t.TempDir()
-	t.Setenv("HF_ENDPOINT", hubServer.URL)
-	t.Setenv("HF_HOME", home)
+	t.Cleanup(h.Close)
+	t.Setenv("HF_ENDPOINT", h.URL)
+	t.Setenv("HF_HOME", h.home)
 	t.Setenv("HF_HUB_CACHE", "")
 	t.Setenv("HF_HUB_OFFLINE", "")
-	t.Setenv("HF_TOKEN", "secret")
+	t.Setenv("HF_TOKEN", token)
+	return h
+}
+
+// TestDownloadPretrained downloads a checkpoint from a local stand-in for the Hugging Face hub
+// ($HF_ENDPOINT) into the cache under $HF_HOME, sending $HF_TOKEN, then finds it there offline.
+func TestDownloadPretrained(t *testing.T) {
+	src, _ := tinyGPT2(t, tinygpt2.Default)
+	hub := newHubStandIn(t, "tiny/gpt2", "c0ffee", src, []string{ConfigFile, WeightsFile, TokenizerFile, "README.md"}, "secret")
 	m, err := LoadPretrained("tiny/gpt2", "", 32)
 	if err != nil {
 		t.Fatal(err)
@@ -304,19 +320,19 @@ func TestDownloadPretrained(t *testing.T) {
 	if m.Config.Layers != 2 || m.Config.Context != 32 {
 		t.Errorf("config %+v", m.Config)
 	}
-	snapshot := filepath.Join(home, "hub", "models--tiny--gpt2", "snapshots", "c0ffee")
+	snapshot := filepath.Join(hub.home, "hub", "models--tiny--gpt2", "snapshots", "c0ffee")
 	for _, f := range []string{ConfigFile, WeightsFile, TokenizerFile} {
 		if _, err := os.Stat(filepath.Join(snapshot, f)); err != nil {
 			t.Errorf("not in the cache: %v", err)
 		}
 	}
-	for _, a := range auth {
+	for _, a := range hub.auth {
 		if a != "Bearer secret" {
 			t.Errorf("request with Authorization %q, want the HF_TOKEN", a)
 		}
 	}
 	t.Setenv("HF_HUB_OFFLINE", "1")
-	hubServer.Close()
+	hub.Close()
 	if _, err := LoadPretrained("tiny/gpt2", "", 32); err != nil {
 		t.Errorf("offline from the cache: %v", err)
 	}

@@ -96,18 +96,7 @@ func (c Config) llamaParamShapes() []paramSpec {
 // llamaHidden is hidden for the Llama family: embedding, the blocks, the final RMSNorm.
 func (m *LM) llamaHidden(g *Graph, tokens *Node, att attentionInputs) (*Node, []layerCache) {
 	x := Gather(m.graphParam(g, llamaEmbed), InsertAxes(tokens, -1)) // [B,S,D]
-	var newCache []layerCache
-	for l := range m.Config.Layers {
-		var lc *layerCache
-		if att.cache != nil {
-			lc = &att.cache[l]
-		}
-		var updated layerCache
-		x, updated = m.llamaBlock(g, l, x, att, lc)
-		if lc != nil {
-			newCache = append(newCache, updated)
-		}
-	}
+	x, newCache := m.blocks(g, x, att, m.llamaBlock)
 	return m.rmsNorm(g, llamaFinalNorm, x), newCache
 }
 

@@ -3,21 +3,17 @@ package srppo
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/gosrppo/gosrppo/datasets"
 	"io"
 	"math"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/internal/tinyllama"
 )
 
@@ -573,37 +569,11 @@ func TestDownloadShardedLlama(t *testing.T) {
 	o.Shards = 2
 	src, _ := writeTinyLlama(t, o)
 	entries, _ := os.ReadDir(src)
-	var siblings []map[string]string
+	var files []string
 	for _, e := range entries {
-		siblings = append(siblings, map[string]string{"rfilename": e.Name()})
+		files = append(files, e.Name())
 	}
-	const commit = "5ha4d"
-	hubServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/api/models/tiny/qwen3/revision/main":
-			json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": siblings})
-		case strings.HasPrefix(r.URL.Path, "/tiny/qwen3/resolve/"+commit+"/"):
-			data, err := os.ReadFile(filepath.Join(src, path.Base(r.URL.Path)))
-			if err != nil {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("ETag", strconv.Quote("etag-"+path.Base(r.URL.Path)))
-			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-			if r.Method == http.MethodGet {
-				w.Write(data)
-			}
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer hubServer.Close()
-	home := t.TempDir()
-	t.Setenv("HF_ENDPOINT", hubServer.URL)
-	t.Setenv("HF_HOME", home)
-	t.Setenv("HF_HUB_CACHE", "")
-	t.Setenv("HF_HUB_OFFLINE", "")
-	t.Setenv("HF_TOKEN", "")
+	hub := newHubStandIn(t, "tiny/qwen3", "5ha4d", src, files, "")
 	m, err := LoadPretrained("tiny/qwen3", "", 32)
 	if err != nil {
 		t.Fatal(err)
@@ -611,7 +581,7 @@ func TestDownloadShardedLlama(t *testing.T) {
 	if m.Config.Family != FamilyQwen3 || m.Config.Context != 32 {
 		t.Errorf("config %+v", m.Config)
 	}
-	hubServer.Close()
+	hub.Close()
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	if _, err := LoadPretrained("tiny/qwen3", "", 32); err != nil {
 		t.Errorf("offline from the cache: %v", err)

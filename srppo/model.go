@@ -358,19 +358,30 @@ func (m *LM) hidden(g *Graph, tokens *Node, att attentionInputs) (*Node, []layer
 	if c.Positions == PositionsLearned {
 		x = Add(x, Gather(m.graphParam(g, "wpe.weight"), InsertAxes(att.positions, -1)))
 	}
+	x, newCache := m.blocks(g, x, att, m.block)
+	return m.layerNorm(g, "ln_f", x), newCache
+}
+
+// blockFunc is one transformer block of a model family: layer l applied to x, reading and
+// returning its cache when cache is not nil.
+type blockFunc func(g *Graph, l int, x *Node, att attentionInputs, cache *layerCache) (*Node, layerCache)
+
+// blocks applies block to x for every layer, threading each layer's KV cache through when
+// att.cache is set, and returns the output and the updated caches (nil without a cache).
+func (m *LM) blocks(g *Graph, x *Node, att attentionInputs, block blockFunc) (*Node, []layerCache) {
 	var newCache []layerCache
-	for l := range c.Layers {
+	for l := range m.Config.Layers {
 		var lc *layerCache
 		if att.cache != nil {
 			lc = &att.cache[l]
 		}
 		var updated layerCache
-		x, updated = m.block(g, l, x, att, lc)
+		x, updated = block(g, l, x, att, lc)
 		if lc != nil {
 			newCache = append(newCache, updated)
 		}
 	}
-	return m.layerNorm(g, "ln_f", x), newCache
+	return x, newCache
 }
 
 func (m *LM) layerNorm(g *Graph, name string, x *Node) *Node {
