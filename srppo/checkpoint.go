@@ -26,10 +26,11 @@ const (
 	TokenizerFile = "tokenizer.json"
 	// TokenizerConfigFile holds a Hugging Face tokenizer's chat template and special tokens.
 	TokenizerConfigFile = "tokenizer_config.json"
-	WeightsFile         = "model.safetensors" // model weights under Hugging Face GPT-2 names
-	StateTensors        = "state.safetensors" // AdamW moments, step counters, extra variables (a critic's value head)
-	BestFile            = "best.safetensors"  // weights of the best epoch so far, when not the last
-	StateFile           = "state.json"        // training position, loss curve
+	WeightsFile         = "model.safetensors"      // model weights under Hugging Face GPT-2 names
+	StateTensors        = "state.safetensors"      // AdamW moments, step counters, extra variables (a critic's value head)
+	BestFile            = "best.safetensors"       // weights of the best epoch so far, when not the last
+	BestScoreFile       = "best_score.safetensors" // weights of the best-scoring epoch so far, when not the last
+	StateFile           = "state.json"             // training position, loss curve
 )
 
 // checkpointConfig is config.json.
@@ -106,12 +107,34 @@ func encodeParams(cfg Config, params map[string][]float32) ([]byte, error) {
 // SFTLongSubdir is where an SFT run keeps its last epoch's weights ("SFT-long", the overfit model).
 const SFTLongSubdir = "long"
 
-// SaveSFT writes an SFT run to dir: the last epoch's weights (m as trained) to dir/long and the
-// best epoch's to dir/model, leaving m at the best epoch.
+// SFTScoreSubdir is where an SFT run trained with a held-out score (TrainConfig.HeldOutScore)
+// keeps its best-scoring epoch's weights.
+const SFTScoreSubdir = "best_score"
+
+// SaveSFT writes an SFT run to dir: the last epoch's weights (m as trained) to dir/long, the
+// best-scoring epoch's to dir/best_score when training had a held-out score, and the best
+// epoch's (by held-out loss) to dir/model, leaving m at the best epoch.
 func SaveSFT(dir string, m *LM, res *TrainResult) error {
 	m.Role = RoleSFT
 	if err := SaveModel(filepath.Join(dir, SFTLongSubdir), m); err != nil {
 		return err
+	}
+	if scored := len(res.Curve) > 0 && res.Curve[len(res.Curve)-1].Score != nil; scored && res.BestScoreEpoch >= 0 {
+		last, err := m.Params()
+		if err != nil {
+			return err
+		}
+		if res.BestScoreParams != nil {
+			if err := m.SetParams(res.BestScoreParams); err != nil {
+				return err
+			}
+		}
+		if err := SaveModel(filepath.Join(dir, SFTScoreSubdir), m); err != nil {
+			return err
+		}
+		if err := m.SetParams(last); err != nil {
+			return err
+		}
 	}
 	if res.BestParams != nil {
 		if err := m.SetParams(res.BestParams); err != nil {
@@ -367,6 +390,11 @@ func trainingFiles(m *LM, dir string, st trainState, lastLoss float64) (map[stri
 			return nil, err
 		}
 	}
+	if st.BestScoreParams != nil {
+		if files[BestScoreFile], err = encodeParams(m.Config, st.BestScoreParams); err != nil {
+			return nil, err
+		}
+	}
 	if files[StateFile], err = json.MarshalIndent(st, "", "  "); err != nil {
 		return nil, fmt.Errorf("checkpoint state: %w", err)
 	}
@@ -420,19 +448,31 @@ func resumeTraining(m *LM, dir string) (*trainState, error) {
 	if err := readJSON(filepath.Join(dir, StateFile), &st); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, BestFile)); err == nil {
-		best, err := NewLM(m.Config, 0)
-		if err != nil {
-			return nil, err
-		}
-		if err := loadWeights(best, filepath.Join(dir, BestFile), false); err != nil {
-			return nil, err
-		}
-		if st.BestParams, err = best.Params(); err != nil {
-			return nil, err
-		}
+	if st.BestParams, err = loadParamsIfPresent(m.Config, filepath.Join(dir, BestFile)); err != nil {
+		return nil, err
+	}
+	if st.BestScoreParams, err = loadParamsIfPresent(m.Config, filepath.Join(dir, BestScoreFile)); err != nil {
+		return nil, err
+	}
+	if st.BestScoreEpoch == 0 && st.BestScoreParams == nil && len(st.Curve) > 0 && st.Curve[0].Score == nil {
+		st.BestScoreEpoch = -1 // a checkpoint written before scores were recorded
 	}
 	return &st, nil
+}
+
+// loadParamsIfPresent reads the weights file path (nil, nil when it does not exist).
+func loadParamsIfPresent(cfg Config, path string) (map[string][]float32, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	m, err := NewLM(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadWeights(m, path, false); err != nil {
+		return nil, err
+	}
+	return m.Params()
 }
 
 // storeState serialises every variable of m's store that is not a model parameter (optimizer

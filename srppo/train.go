@@ -29,6 +29,12 @@ type TrainConfig struct {
 	// StopAfterSteps ends training early after that many steps of this call (0: run to the end);
 	// used to test interruption and resumption.
 	StopAfterSteps int `json:"-"`
+	// HeldOutScore, when set, scores the model at every point of the curve (higher is better —
+	// e.g. exact match of greedy answers to held-out prompts), and the best-scoring epoch's
+	// weights are kept beside the best-loss ones (TrainResult.BestScoreEpoch; ties keep the
+	// earlier epoch). ScoreName names it; it is part of the settings a resumed run must share.
+	HeldOutScore func(*LM) (float64, error) `json:"-"`
+	ScoreName    string                     `json:"score_name,omitempty"`
 }
 
 // DefaultPretrainConfig are the pretraining defaults for the design §4 model.
@@ -69,8 +75,9 @@ type Progress struct {
 // epochs for long runs).
 type EpochStat struct {
 	Epoch     int     `json:"epoch"`
-	TrainLoss float64 `json:"train_loss"` // mean over the steps since the previous point
-	HeldOut   Float   `json:"held_out"`   // mean loss per target token on held-out sequences (NaN if none)
+	TrainLoss float64 `json:"train_loss"`      // mean over the steps since the previous point
+	HeldOut   Float   `json:"held_out"`        // mean loss per target token on held-out sequences (NaN if none)
+	Score     *Float  `json:"score,omitempty"` // TrainConfig.HeldOutScore at this epoch, when set
 }
 
 // TrainResult is what training returns: the curve, the best epoch, and the number of steps.
@@ -82,6 +89,10 @@ type TrainResult struct {
 	// BestParams are the weights at the end of BestEpoch (nil when that is the final epoch, whose
 	// weights are the model's own).
 	BestParams map[string][]float32 `json:"-"`
+	// BestScoreEpoch is the epoch with the highest TrainConfig.HeldOutScore (−1 without one);
+	// BestScoreParams its weights (nil when that is the final epoch).
+	BestScoreEpoch  int                  `json:"best_score_epoch"`
+	BestScoreParams map[string][]float32 `json:"-"`
 }
 
 // ErrNonFinite is wrapped by the error returned when the loss or gradient norm becomes NaN/Inf.
@@ -226,6 +237,9 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 	if !(cfg.Optim.LR > 0) || math.IsInf(cfg.Optim.LR, 0) {
 		return nil, fmt.Errorf("train config: learning rate %v must be a finite number > 0", cfg.Optim.LR)
 	}
+	if (cfg.HeldOutScore == nil) != (cfg.ScoreName == "") {
+		return nil, fmt.Errorf("train config: held_out_score and score_name go together (score_name %q)", cfg.ScoreName)
+	}
 	// What a resumed run must share with the checkpoint: every setting that changes the weights
 	// (not how often checkpoints are written) and the data.
 	settings := cfg
@@ -253,7 +267,7 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		cfg.Epochs = max(cfg.Epochs, e+1)
 	}
 
-	st := trainState{BestEpoch: -1, BestHeldOut: Float(math.Inf(1))}
+	st := trainState{BestEpoch: -1, BestHeldOut: Float(math.Inf(1)), BestScoreEpoch: -1}
 	if cfg.CheckpointDir != "" {
 		if loaded, err := resumeTraining(m, cfg.CheckpointDir); err != nil {
 			return nil, err
@@ -352,18 +366,35 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		if err != nil {
 			return nil, err
 		}
-		st.Curve = append(st.Curve, EpochStat{Epoch: epoch, TrainLoss: st.EpochLossSum / float64(max(st.EpochSteps, 1)), HeldOut: Float(held)})
+		point := EpochStat{Epoch: epoch, TrainLoss: st.EpochLossSum / float64(max(st.EpochSteps, 1)), HeldOut: Float(held)}
 		st.EpochLossSum, st.EpochSteps = 0, 0
+		// The weights of a best epoch are copied unless it is the final one (the model's own).
+		keep := func() (map[string][]float32, error) {
+			if epoch == cfg.Epochs-1 {
+				return nil, nil
+			}
+			return m.Params()
+		}
 		if len(heldOut) == 0 || held < float64(st.BestHeldOut) || st.BestEpoch < 0 {
 			st.BestEpoch, st.BestHeldOut = epoch, Float(held)
-			if epoch < cfg.Epochs-1 {
-				if st.BestParams, err = m.Params(); err != nil {
-					return nil, err
-				}
-			} else {
-				st.BestParams = nil
+			if st.BestParams, err = keep(); err != nil {
+				return nil, err
 			}
 		}
+		if cfg.HeldOutScore != nil {
+			score, err := cfg.HeldOutScore(m)
+			if err != nil {
+				return nil, fmt.Errorf("%s at epoch %d: %w", cfg.ScoreName, epoch, err)
+			}
+			point.Score = new(Float(score))
+			if st.BestScoreEpoch < 0 || score > float64(st.BestScore) {
+				st.BestScoreEpoch, st.BestScore = epoch, Float(score)
+				if st.BestScoreParams, err = keep(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		st.Curve = append(st.Curve, point)
 		if cfg.CheckpointDir != "" {
 			if pending, err = trainingFiles(m, cfg.CheckpointDir, st, lastFinite); err != nil {
 				return nil, err
@@ -377,6 +408,7 @@ func Train(m *LM, train, heldOut []Sequence, cfg TrainConfig, progress func(Prog
 		}
 	}
 	res.Curve, res.BestEpoch, res.Steps, res.LossTokens, res.BestParams = st.Curve, st.BestEpoch, st.Step, st.LossTokens, st.BestParams
+	res.BestScoreEpoch, res.BestScoreParams = st.BestScoreEpoch, st.BestScoreParams
 	return res, nil
 }
 
@@ -404,4 +436,9 @@ type trainState struct {
 	Data   string       `json:"data,omitempty"`
 	// BestParams are the best epoch's weights when that is not the latest (saved as best.safetensors).
 	BestParams map[string][]float32 `json:"-"`
+	// The best epoch by TrainConfig.HeldOutScore (−1: none yet or no score), its score and, when
+	// not the latest, its weights (best_score.safetensors).
+	BestScoreEpoch  int                  `json:"best_score_epoch"`
+	BestScore       Float                `json:"best_score"`
+	BestScoreParams map[string][]float32 `json:"-"`
 }

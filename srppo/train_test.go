@@ -398,3 +398,91 @@ func TestMinStepsAddsEpochsAndCurveIsThinned(t *testing.T) {
 		t.Errorf("curve has %d points (epochs %d…%d), want 23 (1, 3, …, 43, 44)", len(res.Curve), res.Curve[0].Epoch, res.Curve[len(res.Curve)-1].Epoch)
 	}
 }
+
+// With a held-out score, the best-scoring epoch (the earlier of a tie) is kept beside the
+// best-loss one, SaveSFT writes it to best_score/, and a resumed run keeps the same one.
+func TestHeldOutScoreKeepsBestScoringEpoch(t *testing.T) {
+	cfg := tinyTrainConfig()
+	cfg.Epochs = 6
+	demos, held := demoSequences()[:6], demoSequences()[6:]
+	scores := []float64{0.1, 0.5, 0.9, 0.9, 0.2, 0.3}
+	var seen []map[string][]float32
+	cfg.ScoreName = "test score"
+	cfg.HeldOutScore = func(m *LM) (float64, error) {
+		p, err := m.Params()
+		seen = append(seen, p)
+		return scores[len(seen)-1], err
+	}
+	m := newTinyLM(t, 3)
+	res, err := Train(m, demos, held, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 6 || res.BestScoreEpoch != 2 {
+		t.Fatalf("scored %d times, best-scoring epoch %d; want 6 and 2", len(seen), res.BestScoreEpoch)
+	}
+	for i, p := range res.Curve {
+		if p.Score == nil || float64(*p.Score) != scores[i] {
+			t.Fatalf("curve point %d score %v, want %v", i, p.Score, scores[i])
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "sft")
+	if err := SaveSFT(dir, m, res); err != nil {
+		t.Fatal(err)
+	}
+	best, err := LoadModel(filepath.Join(dir, SFTScoreSubdir), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := best.Params()
+	for name, want := range seen[2] {
+		if !slices.Equal(got[name], want) {
+			t.Fatalf("best_score/%s differs from the weights scored at epoch 2", name)
+		}
+	}
+	if !slices.Equal(got["wte.weight"], seen[2]["wte.weight"]) || slices.Equal(seen[2]["wte.weight"], seen[5]["wte.weight"]) {
+		t.Fatal("the test cannot tell epochs 2 and 5 apart")
+	}
+
+	// Without a score nothing is written to best_score/; a name without a function is refused.
+	plain := tinyTrainConfig()
+	res2, err := Train(newTinyLM(t, 3), demos, held, plain, nil)
+	if err != nil || res2.BestScoreEpoch != -1 {
+		t.Fatalf("unscored run: best-scoring epoch %d, err %v", res2.BestScoreEpoch, err)
+	}
+	plain.ScoreName = "orphan"
+	if _, err := Train(newTinyLM(t, 3), demos, held, plain, nil); err == nil || !strings.Contains(err.Error(), "score_name") {
+		t.Errorf("a score name without a function: err = %v", err)
+	}
+
+	// Resumed mid-run from checkpoints, a score that depends only on the weights picks the same
+	// epoch and weights as the uninterrupted run.
+	byWeights := func(m *LM) (float64, error) {
+		p, err := m.Params()
+		return -math.Abs(float64(p["wte.weight"][0]) - float64(seen[3]["wte.weight"][0])), err
+	}
+	cfg.HeldOutScore, cfg.CheckpointEvery = byWeights, 1
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "full")
+	want, err := Train(newTinyLM(t, 3), demos, held, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CheckpointDir = filepath.Join(t.TempDir(), "resumed")
+	var resumed *TrainResult
+	for _, stop := range []int{5, 4, 0} {
+		c := cfg
+		c.StopAfterSteps = stop
+		resumed, err = Train(newTinyLM(t, 3), demos, held, c, nil)
+		if stop > 0 && !IsStopped(err) || stop == 0 && err != nil {
+			t.Fatalf("stop after %d: %v", stop, err)
+		}
+	}
+	if resumed.BestScoreEpoch != want.BestScoreEpoch || (resumed.BestScoreParams == nil) != (want.BestScoreParams == nil) {
+		t.Fatalf("resumed best-scoring epoch %d, uninterrupted %d", resumed.BestScoreEpoch, want.BestScoreEpoch)
+	}
+	for name, w := range want.BestScoreParams {
+		if !slices.Equal(resumed.BestScoreParams[name], w) {
+			t.Fatalf("resumed best-scoring weights differ at %s", name)
+		}
+	}
+}
