@@ -15,6 +15,10 @@
 //	MeanLengthCurves   mean ± sd of a quantity (e.g. length) vs iteration for several runs
 //	RewardVsLength     reward vs length scatter with the least-squares line (see LinearFit)
 //	GroupedBars        results table as grouped bars with ±sd error bars
+//	HeatMap            a 2-D grid (e.g. β × chat exposure) as cells on a diverging
+//	                   scale centred at 0, value and ± sd written in each cell
+//	ScatterErrors      points with x and y error bars and labels, one colour per
+//	                   series, optional reference lines (WithHLine)
 //	PPODashboard       the panels a researcher checks every PPO iteration
 //
 // Figures are about 9 inches wide and rendered at 100 dpi, so PNGs are about

@@ -1,7 +1,9 @@
 package plotting_test
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -54,4 +56,37 @@ func ExampleLinearFit() {
 	slope, intercept, r, err := plotting.LinearFit([]float64{1, 2, 3, 4, 5}, []float64{2, 4, 5, 4, 5})
 	fmt.Printf("%.2f %.2f %.3f %v\n", slope, intercept, r, err)
 	// Output: 0.60 2.20 0.775 <nil>
+}
+
+// A mechanism-sweep grid: EM gain over SFT (points, mean ± sd over seeds) for
+// each KL coefficient β (rows, bottom to top) and chat exposure f (columns).
+func ExampleHeatMap() {
+	grid := plotting.HeatGrid{
+		XTicks: []string{"f = 0", "f = 0.1", "f = 0.3"},
+		YTicks: []string{"β = 0.05", "β = 0.2", "β = 1"},
+		Values: [][]float64{{-4.1, 0.5, 3.2}, {-0.4, 1.7, 6.3}, {0.2, math.NaN(), 8.9}},
+		SD:     [][]float64{{1.1, 0.5, 1.2}, {0.9, 0.8, 2.1}, {0.4, 0, 1.5}},
+		Unit:   "pts",
+	}
+	svg, err := plotting.HeatMap("EM gain over SFT, ood_op", "chat exposure f", "KL coefficient β", grid, plotting.SVG)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(bytes.Contains(svg, []byte("+3.2")), bytes.Contains(svg, []byte("±1.1")))
+	// Output: true true
+}
+
+func ExampleScatterErrors() {
+	series := []plotting.ErrSeries{
+		{Name: "KL β", Points: []plotting.ErrPoint{
+			{X: 1.5, Y: 0.46, XErr: 2.1, YErr: 0.03, Label: "β=0.05"},
+			{X: 5.2, Y: 0.55, XErr: 1.5, YErr: 0.04, Label: "β=1"},
+		}},
+		{Name: "shaping", Points: []plotting.ErrPoint{{X: 2.0, Y: 0.51, XErr: 1.0, YErr: 0.02, Label: "eos_mean"}}},
+	}
+	_, err := plotting.ScatterErrors("Pairwise accuracy vs EM gain", "EM gain over SFT (pts)", "pairwise accuracy",
+		series, plotting.PNG, plotting.WithHLine(0.5, "chance"))
+	fmt.Println(err)
+	// Output: <nil>
 }

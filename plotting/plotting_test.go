@@ -199,6 +199,8 @@ var figures = []struct {
 	{"dashboard", func(f Format) ([]byte, error) {
 		return PPODashboard("PPO iteration 49 — SRPPO-eos", sampleDashboard(), f)
 	}},
+	{"heat_map", renderHeat},          // sweep_test.go
+	{"scatter_errors", renderScatter}, // sweep_test.go
 }
 
 func TestFiguresPNG(t *testing.T) {

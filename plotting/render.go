@@ -48,11 +48,26 @@ type options struct {
 	dpi        int
 	embedFonts bool
 	title      string
+	hlines     []RefLine
 }
 
 // WithTitle replaces the figure's default title (TokenRewards draws more than Δ_t when its views
 // carry other rows, e.g. advantages).
 func WithTitle(title string) Option { return func(o *options) { o.title = title } }
+
+// RefLine is a horizontal reference line, e.g. Y 0.5 labelled "chance".
+type RefLine struct {
+	Y     float64
+	Label string
+}
+
+// WithHLine adds a dashed grey horizontal reference line at y, with its
+// label written above the line's right end (e.g. WithHLine(0.5, "chance")).
+// It may be given several times. Only ScatterErrors draws reference lines;
+// the other figures ignore them.
+func WithHLine(y float64, label string) Option {
+	return func(o *options) { o.hlines = append(o.hlines, RefLine{Y: y, Label: label}) }
+}
 
 // WithSize overrides the figure size; a zero W or H keeps the default for
 // that dimension. The panels shrink or grow to fill the size given.
