@@ -39,6 +39,9 @@ type Budget struct {
 	// PPOActorLR replaces the design's actor learning rate when > 0 (short notebook runs use a
 	// larger one so that a few iterations move the policy).
 	PPOActorLR float64 `json:"ppo_actor_lr,omitempty"`
+	// Sweep, when set, makes the budget the mechanism sweep (sweep.go): its stages replace the
+	// grid of Ns × T1Modes, and Iterations is its gain-run length.
+	Sweep *SweepSpec `json:"sweep,omitempty"`
 }
 
 // Budgets are the named budgets of `srppo reproduce -budget` and of the notebooks.
@@ -67,7 +70,29 @@ var Budgets = map[string]Budget{
 	"full": {Ns: []int{16, 64, 1024}, Seeds: 3, T1Modes: []string{srppo.PlaceEOS, srppo.PlaceToken, srppo.PlaceOracle}, T2N: 64,
 		T2Extra: true, T4: true, T5: true, Iterations: 20, T2At: []int{0, 10, 19}, RolloutPrompt: 64, EvalPerSplit: 200,
 		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3, EvalMaxNew: 24, OracleNeedsAnswers: "skip"},
+	// sweep is the mechanism sweep of design §6b (RESULTS_sweep.md): N = 64, 3 seeds, one
+	// factor at a time around β = 0.05, raw Δ, SFT by held-out loss and the shipped base, a
+	// β × chat-exposure grid, 30-iteration gain runs and 100-iteration eos/token length runs.
+	"sweep": {Ns: []int{64}, Seeds: 3, T2N: 64, Iterations: 30, T2At: []int{0, 29}, RolloutPrompt: 64, EvalPerSplit: 200,
+		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3, EvalMaxNew: 24, OracleNeedsAnswers: "skip",
+		Sweep: &SweepSpec{N: 64, Betas: []float64{0.05, 0.2, 1}, Shapings: []string{ShapeRaw, ShapeClip, ShapeEOSMean, ShapeBaseline}, Clip: 1,
+			Selections: []string{SelectLoss, SelectEM, SelectLast}, Exposures: sweepExposures, Grid: true,
+			GainIterations: 30, LengthIterations: 100, LengthShapings: []string{ShapeRaw, ShapeBaseline},
+			ValPerSplit: 200, SelectItems: 128, BaselinePrompts: 64, ContinueLR: 1e-3}},
+	// sweep-small is what notebook 06 executes in CI: every stage kind of the sweep at toy sizes
+	// (one seed, two levels per axis, a few iterations), in a few minutes.
+	"sweep-small": {Ns: []int{64}, Seeds: 1, T2N: 64, Iterations: 3, T2At: []int{0, 2}, RolloutPrompt: 16, EvalPerSplit: 40,
+		T3Items: 10, T3K: 4, SFTEpochs: 20, SFTMinSteps: 150, PretrainEpoch: 1, EvalMaxNew: 24, OracleNeedsAnswers: "skip", PPOActorLR: 1e-4,
+		Sweep: &SweepSpec{N: 64, Betas: []float64{0.05, 1}, Shapings: []string{ShapeRaw, ShapeBaseline}, Clip: 1,
+			Selections: []string{SelectLoss, SelectEM}, Exposures: []Exposure{{}, {Docs: 1600, Fraction: 0.5}}, Grid: true,
+			GainIterations: 3, LengthIterations: 4, LengthShapings: []string{ShapeRaw},
+			ValPerSplit: 40, SelectItems: 32, BaselinePrompts: 16, ContinueLR: 1e-3}},
 }
+
+// sweepExposures are the sweep's π_pt variants: the shipped base and the base continued-
+// pretrained on a mix with a growing share of chat-format Q&A documents (calibrated so that the
+// zero-shot chat EM spans roughly 0 → 0.3; see RESULTS_sweep.md's π_pt table).
+var sweepExposures = []Exposure{{}, {Docs: 12800, Fraction: 0.1}, {Docs: 12800, Fraction: 0.5}, {Docs: 25600, Fraction: 0.9}}
 
 // BudgetNames lists the budgets, sorted.
 func BudgetNames() []string { return slices.Sorted(maps.Keys(Budgets)) }
@@ -79,6 +104,12 @@ func LookupBudget(name string) (Budget, error) {
 		return Budget{}, fmt.Errorf("unknown budget %q (want %s)", name, strings.Join(BudgetNames(), ", "))
 	}
 	b.Ns, b.T1Modes, b.T2At = slices.Clone(b.Ns), slices.Clone(b.T1Modes), slices.Clone(b.T2At)
+	if b.Sweep != nil {
+		sp := *b.Sweep
+		sp.Betas, sp.Shapings, sp.Selections = slices.Clone(sp.Betas), slices.Clone(sp.Shapings), slices.Clone(sp.Selections)
+		sp.Exposures, sp.LengthShapings = slices.Clone(sp.Exposures), slices.Clone(sp.LengthShapings)
+		b.Sweep = &sp
+	}
 	return b, nil
 }
 
@@ -106,6 +137,9 @@ func (b Budget) Validate() error {
 		return fmt.Errorf("budget: oracle_without_answers %q, want skip or fail", b.OracleNeedsAnswers)
 	case !slices.Contains(b.Ns, b.T2N):
 		return fmt.Errorf("budget: t2_n %d is not one of ns %v", b.T2N, b.Ns)
+	}
+	if b.Sweep != nil {
+		return b.Sweep.Validate()
 	}
 	return nil
 }

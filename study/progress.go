@@ -18,6 +18,9 @@ type Stage struct {
 
 // Plan lists every stage of the study in the order Reproduce runs them.
 func (s *Study) Plan() []Stage {
+	if s.b.Sweep != nil {
+		return s.sweepPlan()
+	}
 	var plan []Stage
 	add := func(st Stage) {
 		if !slices.ContainsFunc(plan, func(p Stage) bool { return p.Key == st.Key }) {

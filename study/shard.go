@@ -121,6 +121,9 @@ func (s *Study) writeFailed(key string, err error) {
 
 // runners maps every stage key of the plan to the call that computes (or loads) it.
 func (s *Study) runners() (map[string]func() error, error) {
+	if s.b.Sweep != nil {
+		return s.sweepRunners(), nil
+	}
 	r := map[string]func() error{"t0": s.T0}
 	drop := func(_ any, err error) error { return err }
 	for _, n := range s.b.Ns {
@@ -278,6 +281,13 @@ func RunShard(ctx context.Context, ws Workspace, b Budget, sh Shard) error {
 	s.logf("shard %s: working on %s", sh, ws.Dir)
 	if err := s.Work(sh); err != nil {
 		return err
+	}
+	if b.Sweep != nil {
+		if _, err := s.SweepTables(); err != nil {
+			return err
+		}
+		s.logf("shard %s: every stage is done; render with the same command without -shard", sh)
+		return nil
 	}
 	if err := s.T0(); err != nil {
 		return err

@@ -75,12 +75,15 @@ type Study struct {
 	tok      *datasets.Tokenizer
 	pt       *srppo.LM
 	eval     []datasets.EvalItem
+	val      []datasets.EvalItem // the validation split (the sweep selects on it)
 	splits   []string
 	pool     []srppo.PromptSource
 	answers  bool // every PPO prompt has a gold answer (oracle-PPO can run)
 	tables   Tables
 	baseNote string
 	results  map[int][]seedResult // by N, one per seed
+
+	sweepBases map[int]*srppo.LM // the sweep's π_pt variants, loaded
 
 	previousTotal float64 // wall seconds of earlier invocations on the same OUT
 	prog          *progress
@@ -103,6 +106,14 @@ func Reproduce(ctx context.Context, ws Workspace, b Budget) (*Tables, error) {
 	// for stages other workers hold, so the rendering below only loads cached stages.
 	if err := s.Work(Shard{0, 1}); err != nil {
 		return nil, err
+	}
+	if b.Sweep != nil {
+		st, err := s.FinishSweep()
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprint(s.log(), "\n"+FormatSweepTables(st))
+		return &s.tables, nil
 	}
 	if err := s.T0(); err != nil {
 		return nil, err
@@ -135,7 +146,7 @@ func Open(ctx context.Context, ws Workspace, b Budget) (*Study, error) {
 	if err := checkLayout(ws.Dir); err != nil {
 		return nil, err
 	}
-	s := &Study{ws: ws, b: b, ctx: ctx, started: time.Now(), results: map[int][]seedResult{}}
+	s := &Study{ws: ws, b: b, ctx: ctx, started: time.Now(), results: map[int][]seedResult{}, sweepBases: map[int]*srppo.LM{}}
 	s.tables.Budget, s.tables.Command, s.tables.Seconds = b, ws.Command, map[string]float64{}
 	s.tables.Build = BuildStamp()
 	s.tables.Samples = s.ppoConfig(srppo.PlaceEOS).Samples
@@ -152,6 +163,11 @@ func Open(ctx context.Context, ws Workspace, b Budget) (*Study, error) {
 	s.tables.BaseNote, s.tables.Splits = s.baseNote, s.splits
 	s.tables.Model = ModelShape{Layers: s.pt.Config.Layers, DModel: s.pt.Config.DModel}
 	s.answers = poolHasAnswers(s.pool)
+	if b.Sweep != nil {
+		if err := s.loadVal(); err != nil {
+			return nil, err
+		}
+	}
 	if !s.answers && slices.Contains(b.T1Modes, srppo.PlaceOracle) {
 		why := fmt.Sprintf("oracle-PPO: %s has a prompt without a gold answer (give \"answer\" in prompts.jsonl to run it), so its cells are undefined", datasets.PromptsFile)
 		if b.OracleNeedsAnswers == "fail" {
@@ -494,6 +510,11 @@ func (s *Study) PPODir(name string) string { return filepath.Join(s.ws.Dir, "ppo
 
 // ppoRun runs (or resumes) PPO for a variant and returns the metrics and the run directory.
 func (s *Study) ppoRun(name string, sftDir string, seed int, cfg srppo.PPOConfig, pool []srppo.PromptSource) ([]srppo.Metrics, string, error) {
+	return s.ppoRunOn(name, sftDir, s.pt, seed, s.b.Iterations, cfg, pool)
+}
+
+// ppoRunOn runs (or resumes) PPO from the SFT model in sftDir, with pt as π_pt, for iterations.
+func (s *Study) ppoRunOn(name string, sftDir string, pt *srppo.LM, seed, iterations int, cfg srppo.PPOConfig, pool []srppo.PromptSource) ([]srppo.Metrics, string, error) {
 	dir := s.PPODir(name)
 	var done struct{ Iterations int }
 	err := s.cached("ppo-"+name, &done, func() error {
@@ -501,12 +522,12 @@ func (s *Study) ppoRun(name string, sftDir string, seed int, cfg srppo.PPOConfig
 		if err != nil {
 			return err
 		}
-		run, err := srppo.NewPPORun(dir, cfg, uint64(seed), sft, s.pt, pool)
+		run, err := srppo.NewPPORun(dir, cfg, uint64(seed), sft, pt, pool)
 		if err != nil {
 			return err
 		}
 		start, first := time.Now(), run.Iteration
-		for run.Iteration < s.b.Iterations {
+		for run.Iteration < iterations {
 			if err := s.ctx.Err(); err != nil {
 				return err
 			}
@@ -517,10 +538,10 @@ func (s *Study) ppoRun(name string, sftDir string, seed int, cfg srppo.PPOConfig
 			for _, w := range m.Sanity {
 				s.logf("SANITY FAILURE %s iteration %d: %s", name, m.Iteration, w)
 			}
-			if m.Iteration%5 == 0 || run.Iteration == s.b.Iterations {
+			if m.Iteration%5 == 0 || run.Iteration == iterations {
 				doneIts := run.Iteration - first
-				eta := time.Duration(float64(time.Since(start)) / float64(doneIts) * float64(s.b.Iterations-run.Iteration))
-				s.logf("  PPO %s it %d/%d: reward %.2f KL %s len %.1f EOS %.0f%% trunc %.0f%% (%.1fs/it, ETA %s)", name, m.Iteration+1, s.b.Iterations, m.Reward, FormatKL(m.KL), m.Length, m.EOSPct, m.TruncPct, m.Seconds, eta.Round(time.Second))
+				eta := time.Duration(float64(time.Since(start)) / float64(doneIts) * float64(iterations-run.Iteration))
+				s.logf("  PPO %s it %d/%d: reward %.2f KL %s len %.1f EOS %.0f%% trunc %.0f%% (%.1fs/it, ETA %s)", name, m.Iteration+1, iterations, m.Reward, FormatKL(m.KL), m.Length, m.EOSPct, m.TruncPct, m.Seconds, eta.Round(time.Second))
 			}
 		}
 		done.Iterations = run.Iteration
@@ -531,8 +552,8 @@ func (s *Study) ppoRun(name string, sftDir string, seed int, cfg srppo.PPOConfig
 	}
 	// Stages are cached by name, not by budget: a run finished with another iteration count (an
 	// earlier -iterations on the same OUT) must not be mixed into these tables.
-	if done.Iterations != s.b.Iterations {
-		return nil, "", fmt.Errorf("%s holds a PPO run of %d iterations, this budget wants %d: use a fresh -out (or the -iterations it was run with)", dir, done.Iterations, s.b.Iterations)
+	if done.Iterations != iterations {
+		return nil, "", fmt.Errorf("%s holds a PPO run of %d iterations, this budget wants %d: use a fresh -out (or the -iterations it was run with)", dir, done.Iterations, iterations)
 	}
 	ms, err := srppo.ReadMetrics(dir)
 	return ms, dir, err
