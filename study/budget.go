@@ -113,10 +113,16 @@ func LookupBudget(name string) (Budget, error) {
 	return b, nil
 }
 
-// WithIterations is the budget with n PPO iterations per run, T2 read at 0, n/2 and n−1.
+// WithIterations is the budget with n PPO iterations per run, T2 read at 0, n/2 and n−1 (a
+// sweep's gain runs; its length runs keep their horizon).
 func (b Budget) WithIterations(n int) Budget {
 	b.Iterations = n
 	b.T2At = []int{0, n / 2, n - 1}
+	if b.Sweep != nil {
+		sp := *b.Sweep
+		sp.GainIterations = n
+		b.Sweep = &sp
+	}
 	return b
 }
 

@@ -29,6 +29,22 @@ func diffStat(a, b Row, col string, minEffect float64) (diff, se float64, findin
 	return diff, se, math.Abs(diff) > 2*se && math.Abs(diff) >= minEffect
 }
 
+// seedMeans says what the criteria's numbers are means over.
+func seedMeans(seeds int) string {
+	if seeds == 1 {
+		return "one seed"
+	}
+	return fmt.Sprintf("%d-seed means", seeds)
+}
+
+// withSE prints a difference with ± 2 standard errors, or says there is none (one seed).
+func withSE(d, se float64, f string) string {
+	if math.IsNaN(se) {
+		return fmt.Sprintf(f+" (one seed: no standard error)", d)
+	}
+	return fmt.Sprintf(f+" ± "+strings.TrimPrefix(f, "%+")+" (2 SE)", d, 2*se)
+}
+
 // axisEffect says how the levels of an axis move a column against its first (default) level:
 // the level with the largest change and whether any change is a finding.
 func axisEffect(t *SweepAxisTable, col string, minEffect float64) (summary string, best int, finding bool) {
@@ -104,8 +120,8 @@ func sweepDiscussion(st *SweepTables) []string {
 		case fp || fg:
 			verdict = "**rejected in this direction**: more exposure makes things worse"
 		}
-		out = append(out, fmt.Sprintf("**3. What π_pt knows of the chat format.** %s. Most vs least exposed: pairwise accuracy %+.3f ± %.3f, Δ ood %+.1f ± %.1f points (2 SE) — %s.",
-			strings.Join(pts, "; "), dp, 2*sep, dg, 2*seg, verdict))
+		out = append(out, fmt.Sprintf("**3. What π_pt knows of the chat format.** %s. Most vs least exposed: pairwise accuracy %s, Δ ood %s points — %s.",
+			strings.Join(pts, "; "), withSE(dp, sep, "%+.3f"), withSE(dg, seg, "%+.1f"), verdict))
 	}
 	if t := st.Axis(AxisSelection); t != nil {
 		l, _ := gainLine("4. Which SFT model is the target", t)
@@ -178,11 +194,11 @@ func RenderSweepResults(st *SweepTables, figRel, designLink string) string {
 
 	c, d := CriterionC(st), CriterionD(st)
 	b.WriteString("## Pre-registered criteria (design §6b)\n\n")
-	fmt.Fprintf(&b, "**(c)** a configuration chosen on validation beats SFT by ≥ 5 EM points out of domain at N ≤ 64 on the eval splits, within 2 points in domain (3-seed means): %s.\n\n", c.Label())
+	fmt.Fprintf(&b, "**(c)** a configuration chosen on validation beats SFT by ≥ 5 EM points out of domain at N ≤ 64 on the eval splits, within 2 points in domain (%s): %s.\n\n", seedMeans(st.Budget.Seeds), c.Label())
 	for _, l := range c.Lines {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
-	fmt.Fprintf(&b, "\n**(d)** some shaping keeps `eos` within ±10 %% of SFT's length at the last iteration while `token` under the same shaping does not: %s.\n\n", d.Label())
+	fmt.Fprintf(&b, "\n**(d)** some shaping keeps `eos` within ±10 %% of SFT's length at the last iteration while `token` under the same shaping does not (%s): %s.\n\n", seedMeans(st.Budget.Seeds), d.Label())
 	for _, l := range d.Lines {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}

@@ -36,6 +36,11 @@ Budgets:
           iteration, roughly 3× that with the plain build (-iterations goes longer).
   length  T2 over 100 iterations: eos, token and the zero-reward control at N = 64, three
           seeds (criterion (b)).
+  sweep   the mechanism sweep of design §6b (RESULTS_sweep.md): N = 64, three seeds; β, reward
+          shaping, the SFT epoch and π_pt's chat exposure one at a time around the defaults, a
+          β × exposure grid, 30-iteration gain runs and 100-iteration eos/token length runs;
+          the best configuration is chosen on the validation split (criteria (c) and (d)).
+  sweep-small  what notebook 06 executes in CI: every sweep stage at toy sizes, one seed.
   smoke   every stage in seconds (the CI test).
   small   what notebook 05 executes in CI: the shipped base, N = 64, one seed, 4 iterations.
   full    notebook 05 at the design's sizes (the grid).
@@ -48,7 +53,7 @@ With -publish DIR, RESULTS.md and its figures (results/) are also written into D
 than grid write RESULTS_<budget>.md and results_<budget>/.`
 
 func runReproduce(args []string) error {
-	fs := newFlagSet("reproduce", "-out DIR [-data DIR] [-budget quick|grid|length|smoke|small|full] [-seeds S] [-preset lean|full]", reproduceDescription)
+	fs := newFlagSet("reproduce", "-out DIR [-data DIR] [-budget quick|grid|length|sweep|smoke|small|sweep-small|full] [-seeds S] [-preset lean|full]", reproduceDescription)
 	out := fs.String("out", "", "output `directory`, required (stages are cached here; e.g. runs/quick)")
 	data := fs.String("data", "", "data `directory` in the JSONL format (default: generate the built-in world of -preset)")
 	budgetName := fs.String("budget", "quick", "budget: "+strings.Join(study.BudgetNames(), ", "))
