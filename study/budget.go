@@ -89,10 +89,12 @@ var Budgets = map[string]Budget{
 			ValPerSplit: 40, SelectItems: 32, BaselinePrompts: 16, ContinueLR: 1e-3}},
 }
 
-// sweepExposures are the sweep's π_pt variants: the shipped base and the base continued-
-// pretrained on a mix with a growing share of chat-format Q&A documents (calibrated so that the
-// zero-shot chat EM spans roughly 0 → 0.3; see RESULTS_sweep.md's π_pt table).
-var sweepExposures = []Exposure{{}, {Docs: 12800, Fraction: 0.1}, {Docs: 12800, Fraction: 0.5}, {Docs: 25600, Fraction: 0.9}}
+// sweepExposures are the sweep's π_pt variants: the shipped base; the base continued-pretrained
+// (lr 1e-3) on corpus documents half of which are chat-format Q&A with correct answers, for about
+// 50, 100 and 160 steps — calibrated on the validation split to a zero-shot chat EM of about
+// 0.08, 0.30 and 0.49 (the base: 0.03; one seed, 200 items per split); and a control with the
+// same format exposure as the middle one but every answer wrong (format without content).
+var sweepExposures = []Exposure{{}, {Docs: 3072, Fraction: 0.5}, {Docs: 6144, Fraction: 0.5}, {Docs: 9600, Fraction: 0.5}, {Docs: 6144, Fraction: 0.5, Wrong: 1}}
 
 // BudgetNames lists the budgets, sorted.
 func BudgetNames() []string { return slices.Sorted(maps.Keys(Budgets)) }

@@ -38,11 +38,11 @@ func TestSweepConfigs(t *testing.T) {
 	if want := []string{AxisBeta, AxisShaping, AxisSelection, AxisExposure, AxisGrid, AxisLength}; !slices.Equal(names, want) {
 		t.Fatalf("axes %v, want %v", names, want)
 	}
-	// β 3 + shaping 3 more + token + selection 2 + exposure 3 + grid (4×3 − 3 − 4 + 1 = 6 more)
+	// β 3 + shaping 3 more + token + selection 2 + exposure 4 + grid (5×3 − 3 − 5 + 1 = 8 more)
 	// + length 2 shapings × 2 placements.
 	configs := sp.Configs()
-	if len(configs) != 3+3+1+2+3+6+4 {
-		t.Errorf("%d distinct configurations, want 22", len(configs))
+	if len(configs) != 3+3+1+2+4+8+4 {
+		t.Errorf("%d distinct configurations, want 25", len(configs))
 	}
 	for _, ax := range axes[:4] {
 		if ax.Configs[0] != d && ax.Name != AxisShaping || ax.Name == AxisShaping && ax.Configs[0] != d {
