@@ -82,9 +82,9 @@ var Budgets = map[string]Budget{
 	// sweep-small is what notebook 06 executes in CI: every stage kind of the sweep at toy sizes
 	// (one seed, two levels per axis, a few iterations), in a few minutes.
 	"sweep-small": {Ns: []int{64}, Seeds: 1, T2N: 64, Iterations: 3, T2At: []int{0, 2}, RolloutPrompt: 16, EvalPerSplit: 40,
-		T3Items: 10, T3K: 4, SFTEpochs: 20, SFTMinSteps: 150, PretrainEpoch: 1, EvalMaxNew: 24, OracleNeedsAnswers: "skip", PPOActorLR: 1e-4,
+		T3Items: 10, T3K: 4, SFTEpochs: 20, SFTMinSteps: 100, PretrainEpoch: 1, EvalMaxNew: 24, OracleNeedsAnswers: "skip", PPOActorLR: 1e-4,
 		Sweep: &SweepSpec{N: 64, Betas: []float64{0.05, 1}, Shapings: []string{ShapeRaw, ShapeBaseline}, Clip: 1,
-			Selections: []string{SelectLoss, SelectEM}, Exposures: []Exposure{{}, {Docs: 1600, Fraction: 0.5}}, Grid: true,
+			Selections: []string{SelectLoss, SelectEM}, Exposures: []Exposure{{}, {Docs: 960, Fraction: 0.5}}, Grid: true,
 			GainIterations: 3, LengthIterations: 4, LengthShapings: []string{ShapeRaw},
 			ValPerSplit: 40, SelectItems: 32, BaselinePrompts: 16, ContinueLR: 1e-3}},
 }
