@@ -84,3 +84,7 @@ func sequencesDigest(seqs []Sequence) string {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)[:12])
 }
+
+// SettingsDiff lists the JSON fields in which two settings records differ ("field: checkpoint A,
+// now B; …"), empty when they agree; resumable runs refuse to continue under changed settings.
+func SettingsDiff(stored, now any) string { return settingsDiff(stored, now) }

@@ -153,6 +153,9 @@ func Open(ctx context.Context, ws Workspace, b Budget) (*Study, error) {
 	if err := os.MkdirAll(ws.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := s.checkBudgetRecord(); err != nil {
+		return nil, err
+	}
 	s.loadSeconds()
 	if err := s.recordInvocation(); err != nil {
 		return nil, err
@@ -178,6 +181,35 @@ func Open(ctx context.Context, ws Workspace, b Budget) (*Study, error) {
 	}
 	s.prog = newProgress(s, s.Plan())
 	return s, nil
+}
+
+// BudgetFile (OUT/budget.json) records the budget settings a workspace's stages were computed
+// with; stages are cached by name, so a later invocation with other settings is refused.
+const BudgetFile = "budget.json"
+
+// checkBudgetRecord writes OUT/budget.json on first use and refuses a budget that differs from
+// it. The seed count and the PPO iterations are left out: more seeds only add stages, and every
+// PPO run checks its own iteration count (as π_pt's pretraining checks its epochs).
+func (s *Study) checkBudgetRecord() error {
+	rec := s.b
+	rec.Seeds, rec.Iterations, rec.T2At, rec.PretrainEpoch = 0, 0, nil, 0
+	if rec.Sweep != nil {
+		sp := *rec.Sweep
+		sp.GainIterations = 0
+		rec.Sweep = &sp
+	}
+	path := filepath.Join(s.ws.Dir, BudgetFile)
+	if _, err := os.Stat(path); err != nil {
+		return srppo.WriteJSON(path, rec)
+	}
+	var stored Budget
+	if err := srppo.ReadJSON(path, &stored); err != nil {
+		return err
+	}
+	if d := srppo.SettingsDiff(stored, rec); d != "" {
+		return fmt.Errorf("%s holds stages computed with other budget settings (%s): use a fresh -out, or the budget it was made with", s.ws.Dir, strings.ReplaceAll(d, "checkpoint", "stored"))
+	}
+	return nil
 }
 
 // checkLayout refuses a directory laid out by the notebooks before they shared this layout

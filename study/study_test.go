@@ -168,3 +168,33 @@ func TestProgressETA(t *testing.T) {
 		t.Errorf("progress line %q, want stage 3/5 with ETA 1m42s", log.String())
 	}
 }
+
+// A workspace remembers the budget its stages were computed with (OUT/budget.json): a later
+// invocation with other settings is refused before any work, while more seeds or another
+// iteration count (checked per PPO run) are not budget changes.
+func TestChangedBudgetRefused(t *testing.T) {
+	ws := tinyWorkspace(t)
+	b, err := LookupBudget("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := Open(ctx, ws, b); err != nil {
+		t.Fatal(err)
+	}
+	more := b.WithIterations(5)
+	more.Seeds = 3
+	if _, err := Open(ctx, ws, more); err != nil {
+		t.Fatalf("more seeds and iterations refused: %v", err)
+	}
+	changed := b
+	changed.EvalPerSplit = 7
+	_, err = Open(ctx, ws, changed)
+	if err == nil || !strings.Contains(err.Error(), "eval_per_split: stored 6, now 7") {
+		t.Fatalf("changed eval_per_split: err = %v", err)
+	}
+	sweep, _ := LookupBudget("sweep-small")
+	if _, err := Open(ctx, ws, sweep); err == nil || !strings.Contains(err.Error(), "sweep") {
+		t.Fatalf("a sweep on a grid workspace: err = %v", err)
+	}
+}

@@ -51,7 +51,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 				bars = append(bars, plotting.Bar{Method: r.Name, Group: sp, Mean: nanToZero(float64(c.Mean)), SD: nanToZero(float64(c.SD))})
 			}
 		}
-		data, err := plotting.GroupedBars(fmt.Sprintf("EM change vs SFT by %s (N=%d, %s)", t.Axis.Varies, st.Budget.Sweep.N, overSeeds(st.Budget.Seeds)),
+		data, err := plotting.GroupedBars(fmt.Sprintf("EM change vs SFT by %s, N=%d%s", t.Axis.Varies, st.Budget.Sweep.N, overSeeds(st.Budget.Seeds)),
 			"EM change vs SFT (points)", bars, plotting.PNG)
 		if err := write(sweepAxisFigure(name), data, err); err != nil {
 			return nil, err
@@ -64,7 +64,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 			g.XTicks = append(g.XTicks, "β="+strconv.FormatFloat(b, 'g', -1, 64))
 		}
 		for x := range sp.Exposures {
-			g.YTicks = append(g.YTicks, fmt.Sprintf("chat EM %.2f", st.Bases[x].ChatAll))
+			g.YTicks = append(g.YTicks, fmt.Sprintf("%s: %.2f", shortExposure(sp.Exposures[x]), st.Bases[x].ChatAll))
 			var vals, sds []float64
 			for _, b := range sp.Betas {
 				r := t.Rows[gridIndex(t, x, b)]
@@ -75,7 +75,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 		if st.Budget.Seeds < 2 {
 			g.SD = nil
 		}
-		data, err := plotting.HeatMap(fmt.Sprintf("Out-of-domain EM gain over SFT (points, N=%d, %s)", sp.N, overSeeds(st.Budget.Seeds)),
+		data, err := plotting.HeatMap(fmt.Sprintf("Out-of-domain EM gain over SFT (points), N=%d%s", sp.N, overSeeds(st.Budget.Seeds)),
 			"KL coefficient β", "π_pt variant (zero-shot chat EM)", g, plotting.PNG)
 		if err := write(SweepHeatMapFigure, data, err); err != nil {
 			return nil, err
@@ -94,7 +94,11 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 				if math.IsNaN(float64(c.Mean)) {
 					continue
 				}
-				p.s.Points = append(p.s.Points, plotting.ErrPoint{X: x, Y: float64(c.Mean), YErr: nanToZero(float64(c.SD))})
+				pt := plotting.ErrPoint{X: x, Y: float64(c.Mean), YErr: nanToZero(float64(c.SD))}
+				if p.col == PairOODCol {
+					pt.Label = shortExposure(st.Bases[i].Exposure)
+				}
+				p.s.Points = append(p.s.Points, pt)
 			}
 		}
 		var series []plotting.ErrSeries
@@ -104,7 +108,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 			}
 		}
 		if len(series) > 0 {
-			data, err := plotting.ScatterErrors(fmt.Sprintf("Does the reward rank correct answers higher when π_pt knows the format? (%s)", overSeeds(st.Budget.Seeds)),
+			data, err := plotting.ScatterErrors("T3 pairwise accuracy vs π_pt's chat EM"+overSeeds(st.Budget.Seeds),
 				"π_pt zero-shot chat EM", "T3 pairwise accuracy r(correct) > r(wrong)", series, plotting.PNG, plotting.WithHLine(0.5, "no ranking"))
 			if err := write(SweepPairFigure, data, err); err != nil {
 				return nil, err
@@ -124,13 +128,25 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 			}
 			runs = append(runs, meanLengthOverSeeds(c.Placement+" "+c.Shaping, perSeed))
 		}
-		data, err := plotting.MeanLengthCurves(fmt.Sprintf("Mean response length, `eos` vs `token` per shaping (%s)", overSeeds(st.Budget.Seeds)),
+		data, err := plotting.MeanLengthCurves("Mean rollout length, eos vs token per shaping"+overSeeds(st.Budget.Seeds),
 			"response length (tokens)", runs, plotting.PNG)
 		if err := write(SweepLengthFigure, data, err); err != nil {
 			return nil, err
 		}
 	}
 	return paths, nil
+}
+
+// shortExposure names a π_pt variant in a figure: "base", "f=0.5×6144", "f=0.5×6144 wrong".
+func shortExposure(e Exposure) string {
+	if e.Docs == 0 {
+		return "base"
+	}
+	l := fmt.Sprintf("f=%g×%d", e.Fraction, e.Docs)
+	if e.Wrong > 0 {
+		l += " wrong"
+	}
+	return l
 }
 
 // gridIndex is the row of the β × exposure table for exposure x and β.
