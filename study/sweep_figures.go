@@ -19,6 +19,9 @@ const (
 	SweepLengthFigure  = "sweep_length.png"             // mean length per iteration, length runs
 )
 
+// axisTitles name the one-factor axes in figure titles.
+var axisTitles = map[string]string{AxisBeta: "KL coefficient β", AxisShaping: "reward shaping", AxisSelection: "SFT epoch", AxisExposure: "π_pt chat exposure"}
+
 // sweepAxisFigure is the bar chart of one one-factor axis's EM change per split.
 func sweepAxisFigure(axis string) string { return "sweep_axis_" + axis + ".png" }
 
@@ -51,7 +54,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 				bars = append(bars, plotting.Bar{Method: r.Name, Group: sp, Mean: nanToZero(float64(c.Mean)), SD: nanToZero(float64(c.SD))})
 			}
 		}
-		data, err := plotting.GroupedBars(fmt.Sprintf("EM change vs SFT by %s, N=%d%s", t.Axis.Varies, st.Budget.Sweep.N, overSeeds(st.Budget.Seeds)),
+		data, err := plotting.GroupedBars(fmt.Sprintf("EM change vs SFT by %s, N=%d%s", axisTitles[name], st.Budget.Sweep.N, overSeeds(st.Budget.Seeds)),
 			"EM change vs SFT (points)", bars, plotting.PNG)
 		if err := write(sweepAxisFigure(name), data, err); err != nil {
 			return nil, err
