@@ -42,7 +42,7 @@ func withSE(d, se float64, f string) string {
 	if math.IsNaN(se) {
 		return fmt.Sprintf(f+" (one seed: no standard error)", d)
 	}
-	return fmt.Sprintf(f+" ± "+strings.TrimPrefix(f, "%+")+" (2 SE)", d, 2*se)
+	return fmt.Sprintf(f+" ± "+strings.Replace(f, "%+", "%", 1)+" (2 SE)", d, 2*se)
 }
 
 // axisEffect says how the levels of an axis move a column against its first (default) level:
@@ -74,57 +74,48 @@ func sweepDiscussion(st *SweepTables) []string {
 	var out []string
 	n := st.Budget.Seeds
 	noise := fmt.Sprintf("(mean ± sd over %d seed(s); a difference counts beyond 2 standard errors and ≥ 2 points)", n)
-	gainLine := func(name string, t *SweepAxisTable) (string, bool) {
-		sum, best, f := axisEffect(t, GainOODCol, 2)
+	// gainLine reads a hypothesis that some level other than the default raises the
+	// out-of-domain gain: supported by a level that raises it beyond the noise, rejected when
+	// the only changes beyond the noise lower it.
+	gainLine := func(name string, t *SweepAxisTable) string {
+		sum, _, _ := axisEffect(t, GainOODCol, 2)
 		lsum, _, lf := axisEffect(t, LenChangeCol, 10)
-		verdict := "no level moves the out-of-domain gain beyond the noise: **not supported** at this resolution"
-		if f {
-			d, se, _ := diffStat(t.Rows[best], t.Rows[0], GainOODCol, 2)
-			dir := "raises"
-			if d < 0 {
-				dir = "lowers"
+		up, down := -1, -1
+		for i := 1; i < len(t.Rows); i++ {
+			d, _, f := diffStat(t.Rows[i], t.Rows[0], GainOODCol, 2)
+			switch {
+			case f && d > 0 && (up < 0 || d > t.Rows[up].Mean(GainOODCol)-t.Rows[0].Mean(GainOODCol)):
+				up = i
+			case f && d < 0 && down < 0:
+				down = i
 			}
-			verdict = fmt.Sprintf("%s %s the out-of-domain gain by %+.1f ± %.1f points against %s: **supported**", t.Rows[best].Name, dir, d, 2*se, t.Rows[0].Name)
+		}
+		verdict := "no level moves the out-of-domain gain beyond the noise: **not supported** at this resolution"
+		switch {
+		case up >= 0:
+			d, se, _ := diffStat(t.Rows[up], t.Rows[0], GainOODCol, 2)
+			verdict = fmt.Sprintf("%s raises the out-of-domain gain by %+.1f ± %.1f points (2 SE) against %s: **supported**", t.Rows[up].Name, d, 2*se, t.Rows[0].Name)
+		case down >= 0:
+			d, se, _ := diffStat(t.Rows[down], t.Rows[0], GainOODCol, 2)
+			verdict = fmt.Sprintf("no level raises it, and %s lowers it by %+.1f ± %.1f points (2 SE) against %s: **rejected**", t.Rows[down].Name, d, 2*se, t.Rows[0].Name)
 		}
 		lv := "no level changes the length drift beyond the noise"
 		if lf {
 			lv = "the length drift differs between levels beyond the noise"
 		}
-		return fmt.Sprintf("**%s.** Out-of-domain EM gain over SFT (Δ ood, points): %s — %s. Length change over the run: %s; %s.", name, sum, verdict, lsum, lv), f
+		return fmt.Sprintf("**%s.** Out-of-domain EM gain over SFT (Δ ood, points): %s — %s. Length change over the run: %s; %s.", name, sum, verdict, lsum, lv)
 	}
 	if t := st.Axis(AxisBeta); t != nil {
-		l, _ := gainLine("1. KL coefficient β", t)
-		out = append(out, l)
+		out = append(out, gainLine("1. KL coefficient β", t))
 	}
 	if t := st.Axis(AxisShaping); t != nil {
-		l, _ := gainLine("2. Reward shaping", t)
-		d := CriterionD(st)
-		out = append(out, l+" Over the long runs, criterion (d) is "+plainLabel(d)+".")
+		out = append(out, gainLine("2. Reward shaping", t)+" Over the long runs, criterion (d) is "+plainLabel(CriterionD(st))+".")
 	}
 	if t := st.Axis(AxisExposure); t != nil && len(st.Bases) == len(t.Rows) {
-		var pts []string
-		for i, r := range t.Rows {
-			pts = append(pts, fmt.Sprintf("chat EM %.3f → pairwise accuracy out of domain %s, Δ ood %s", st.Bases[i].ChatAll, cellText(r, PairOODCol, "%.3f"), cellText(r, GainOODCol, "%+.1f")))
-		}
-		first, last := t.Rows[0], t.Rows[len(t.Rows)-1]
-		dp, sep, fp := diffStat(last, first, PairOODCol, 0.05)
-		dg, seg, fg := diffStat(last, first, GainOODCol, 2)
-		verdict := "**not supported**: neither the reward's ranking nor SRPPO's gain moves beyond the noise along the axis"
-		switch {
-		case fp && dp > 0 && fg && dg > 0:
-			verdict = "**supported**: with more exposure the reward ranks correct answers higher and SRPPO gains more"
-		case fp && dp > 0:
-			verdict = "**partly supported**: more exposure improves the reward's ranking, but SRPPO's gain does not follow beyond the noise"
-		case fg && dg > 0:
-			verdict = "**partly supported**: SRPPO gains more with more exposure, without a clear change in the ranking"
-		case fp || fg:
-			verdict = "**rejected in this direction**: more exposure makes things worse"
-		}
-		out = append(out, fmt.Sprintf("**3. What π_pt knows of the chat format.** %s. Most vs least exposed: pairwise accuracy %s, Δ ood %s points — %s.",
-			strings.Join(pts, "; "), withSE(dp, sep, "%+.3f"), withSE(dg, seg, "%+.1f"), verdict))
+		out = append(out, exposureDiscussion(st, t))
 	}
 	if t := st.Axis(AxisSelection); t != nil {
-		l, _ := gainLine("4. Which SFT model is the target", t)
+		l := gainLine("4. Which SFT model is the target", t)
 		var sft []string
 		for _, r := range t.Rows {
 			sft = append(sft, fmt.Sprintf("%s: SFT EM in domain %s, out of domain %s", r.Name, cellText(r, SFTIDCol, "%.3f"), cellText(r, SFTOODCol, "%.3f")))
@@ -157,6 +148,61 @@ func sweepDiscussion(st *SweepTables) []string {
 	}
 	out = append(out, fmt.Sprintf("Scale and noise: a %d-layer d=%d model, N = %d demonstrations, %d seed(s) per configuration, %d evaluation items per split %s. Each hypothesis is read one factor at a time around the defaults; interactions other than β × exposure are not measured.",
 		st.Model.Layers, st.Model.DModel, st.Budget.Sweep.N, n, st.Budget.EvalPerSplit, noise))
+	return out
+}
+
+// exposureDiscussion reads hypothesis 3 along the variants with correct answers (the least
+// against the most exposed, by zero-shot chat EM), and the wrong-answer control against its
+// correct-answer twin (same documents and fraction): format without content.
+func exposureDiscussion(st *SweepTables, t *SweepAxisTable) string {
+	var pts []string
+	lo, hi := -1, -1
+	for i, r := range t.Rows {
+		b := st.Bases[i]
+		pts = append(pts, fmt.Sprintf("%s (chat EM %.3f): pairwise accuracy out of domain %s, Δ ood %s", b.Label, b.ChatAll, cellText(r, PairOODCol, "%.3f"), cellText(r, GainOODCol, "%+.1f")))
+		if b.Exposure.Wrong > 0 {
+			continue
+		}
+		if lo < 0 || b.ChatAll < st.Bases[lo].ChatAll {
+			lo = i
+		}
+		if hi < 0 || b.ChatAll > st.Bases[hi].ChatAll {
+			hi = i
+		}
+	}
+	out := "**3. What π_pt knows of the chat format.** " + strings.Join(pts, "; ") + "."
+	if lo >= 0 && hi >= 0 && hi != lo {
+		first, last := t.Rows[lo], t.Rows[hi]
+		dp, sep, fp := diffStat(last, first, PairOODCol, 0.05)
+		dg, seg, fg := diffStat(last, first, GainOODCol, 2)
+		verdict := "**not supported**: neither the reward's ranking nor SRPPO's gain moves beyond the noise along the axis"
+		switch {
+		case fp && dp > 0 && fg && dg > 0:
+			verdict = "**supported**: with more exposure the reward ranks correct answers higher and SRPPO gains more"
+		case fp && dp > 0:
+			verdict = "**partly supported**: more exposure improves the reward's ranking, but SRPPO's gain does not follow beyond the noise"
+		case fg && dg > 0:
+			verdict = "**partly supported**: SRPPO gains more with more exposure, without a change in the ranking beyond the noise"
+		case fp || fg:
+			verdict = "**rejected in this direction**: more exposure makes things worse"
+		}
+		out += fmt.Sprintf(" Most (%s) vs least exposed (%s): pairwise accuracy %s, Δ ood %s points — %s.",
+			st.Bases[hi].Label, st.Bases[lo].Label, withSE(dp, sep, "%+.3f"), withSE(dg, seg, "%+.1f"), verdict)
+	}
+	for i, b := range st.Bases {
+		if b.Exposure.Wrong == 0 {
+			continue
+		}
+		for j, twin := range st.Bases {
+			e := twin.Exposure
+			if e.Wrong == 0 && e.Docs == b.Exposure.Docs && e.Fraction == b.Exposure.Fraction {
+				dp, sep, _ := diffStat(t.Rows[i], t.Rows[j], PairOODCol, 0.05)
+				dg, seg, _ := diffStat(t.Rows[i], t.Rows[j], GainOODCol, 2)
+				out += fmt.Sprintf(" Control: the same exposure with wrong answers (%s, chat EM %.3f) against correct ones: pairwise accuracy %s, Δ ood %s points.",
+					b.Label, b.ChatAll, withSE(dp, sep, "%+.3f"), withSE(dg, seg, "%+.1f"))
+			}
+		}
+	}
 	return out
 }
 

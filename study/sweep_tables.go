@@ -392,7 +392,7 @@ func cellText(r Row, col, f string) string {
 		return "–"
 	}
 	if c.N > 1 {
-		return fmt.Sprintf(f+" ± "+strings.TrimPrefix(f, "%+"), c.Mean, c.SD)
+		return fmt.Sprintf(f+" ± "+strings.Replace(f, "%+", "%", 1), c.Mean, c.SD)
 	}
 	return fmt.Sprintf(f, c.Mean)
 }
