@@ -279,9 +279,10 @@ func TestBuildSweepRow(t *testing.T) {
 	}
 }
 
-// A tiny sweep end to end on a small generated world: every stage runs, the exposure variant
-// is continued-pretrained on chat Q&A documents, SFT keeps three epochs, the tables, criteria
-// and RESULTS_sweep.md come out, and a second invocation finds every stage cached.
+// A tiny sweep end to end on a small generated world: a shard worker runs every stage (the
+// exposure variant is continued-pretrained on chat Q&A documents, SFT keeps three epochs), the
+// rendering run computes nothing more, the tables, criteria and RESULTS_sweep.md come out, and
+// a second invocation finds every stage cached.
 func TestSweepEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pipeline smoke test")
@@ -298,8 +299,20 @@ func TestSweepEndToEnd(t *testing.T) {
 	b.Sweep.GainIterations, b.Sweep.LengthIterations = 2, 2
 	b.Sweep.Exposures = []Exposure{{}, {Docs: 40, Fraction: 0.5}}
 	b.Iterations, b.T2At = 2, []int{0, 1}
+	// A worker of a sharded run computes every stage (its share, then the rest) and renders
+	// nothing; the rendering run then finds every stage cached.
+	if err := RunShard(context.Background(), ws, b, Shard{Index: 1, Of: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(ws.Dir, SweepResultsFile)); err == nil {
+		t.Error("a shard worker rendered RESULTS_sweep.md")
+	}
+	computed, _ := filepath.Glob(filepath.Join(ws.Dir, StagesDir, "*.seconds"))
 	if _, err := Reproduce(context.Background(), ws, b); err != nil {
 		t.Fatal(err)
+	}
+	if again, _ := filepath.Glob(filepath.Join(ws.Dir, StagesDir, "*.seconds")); len(again) != len(computed) {
+		t.Errorf("rendering after the shard computed %d more stages", len(again)-len(computed))
 	}
 	var st SweepTables
 	if err := srppo.ReadJSON(filepath.Join(ws.Dir, SweepTablesFile), &st); err != nil {
