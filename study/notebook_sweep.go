@@ -113,26 +113,24 @@ func (s *Study) FormatSweepSFT() (string, error) {
 		return "", fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
 	}
 	var b strings.Builder
-	b.WriteString("| π_pt variant | SFT epoch by |")
+	b.WriteString("| π_pt variant | N | SFT epoch by |")
 	for _, sp := range s.splits {
 		b.WriteString(" eval " + sp + " |")
 	}
 	for _, sp := range s.splits {
 		b.WriteString(" val " + sp + " |")
 	}
-	b.WriteString("\n|---|---|" + strings.Repeat("---|", 2*len(s.splits)) + "\n")
+	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", 2*len(s.splits)) + "\n")
 	for _, m := range s.b.Sweep.sftModels() {
-		var x int
-		fmt.Sscan(m[0], &x)
 		var evals []sweepEval
 		for seed := 1; seed <= s.b.Seeds; seed++ {
-			e, err := s.sweepEvalSFT(x, m[1], seed)
+			e, err := s.sweepEvalSFT(m, seed)
 			if err != nil {
 				return "", err
 			}
 			evals = append(evals, e)
 		}
-		fmt.Fprintf(&b, "| %s | %s |", s.b.Sweep.Exposures[x].Label(), m[1])
+		fmt.Fprintf(&b, "| %s | %d | %s |", s.b.Sweep.Exposures[m.X].Label(), m.N, m.Sel)
 		for _, val := range []bool{false, true} {
 			for _, sp := range s.splits {
 				var vs []float64

@@ -71,6 +71,10 @@ func (e Exposure) Label() string {
 // axes vary around.
 type SweepSpec struct {
 	N          int        `json:"n"`
+	// SelectionN is the N of the SFT-selection axis (0: N). The selection matters where few
+	// demonstrations make the held-out loss pick an early epoch (N = 16 in the grid); at N = 64
+	// the best-loss epoch is the last one.
+	SelectionN int        `json:"selection_n,omitempty"`
 	Betas      []float64  `json:"betas"`
 	Shapings   []string   `json:"shapings"`
 	Clip       float64    `json:"clip"` // c of ShapeClip
@@ -97,8 +101,8 @@ type SweepSpec struct {
 // Validate names the first field of the sweep that cannot run.
 func (sp *SweepSpec) Validate() error {
 	switch {
-	case sp.N < 1:
-		return fmt.Errorf("sweep: n %d, want ≥ 1", sp.N)
+	case sp.N < 1 || sp.SelectionN < 0:
+		return fmt.Errorf("sweep: n %d and selection_n %d, want ≥ 1 (selection_n 0: n)", sp.N, sp.SelectionN)
 	case len(sp.Betas) == 0 || len(sp.Shapings) == 0 || len(sp.Selections) == 0 || len(sp.Exposures) == 0:
 		return fmt.Errorf("sweep: betas, shapings, selections and exposures each need at least one level")
 	case sp.Shapings[0] != ShapeRaw || sp.Selections[0] != SelectLoss || sp.Exposures[0].Docs != 0:
@@ -144,6 +148,7 @@ func (sp *SweepSpec) Validate() error {
 // SweepConfig is one PPO configuration of the sweep.
 type SweepConfig struct {
 	Exposure   int     `json:"exposure"` // index into SweepSpec.Exposures
+	N          int     `json:"n"`        // demonstrations of its SFT model
 	Selection  string  `json:"selection"`
 	Beta       float64 `json:"beta"`
 	Shaping    string  `json:"shaping"`
@@ -151,10 +156,19 @@ type SweepConfig struct {
 	Iterations int     `json:"iterations"`
 }
 
-// Name is the configuration's run and stage name, e.g. "x0-loss-b0.05-raw-eos-i30".
+// Name is the configuration's run and stage name, e.g. "x0-N64-loss-b0.05-raw-eos-i30".
 func (c SweepConfig) Name() string {
-	return fmt.Sprintf("x%d-%s-b%s-%s-%s-i%d", c.Exposure, c.Selection, strconv.FormatFloat(c.Beta, 'g', -1, 64), c.Shaping, c.Placement, c.Iterations)
+	return fmt.Sprintf("x%d-N%d-%s-b%s-%s-%s-i%d", c.Exposure, c.N, c.Selection, strconv.FormatFloat(c.Beta, 'g', -1, 64), c.Shaping, c.Placement, c.Iterations)
 }
+
+// sftModel is an SFT model of the sweep: trained on π_pt variant X with N demonstrations, at the
+// epoch Sel selects.
+type sftModel struct {
+	X, N int
+	Sel  string
+}
+
+func (c SweepConfig) sftModel() sftModel { return sftModel{X: c.Exposure, N: c.N, Sel: c.Selection} }
 
 // SweepAxis is one table of the sweep: a name, what varies, and a configuration per level.
 type SweepAxis struct {
@@ -176,7 +190,7 @@ const (
 
 // Default is the configuration every one-factor axis varies around.
 func (sp *SweepSpec) Default() SweepConfig {
-	return SweepConfig{Exposure: 0, Selection: sp.Selections[0], Beta: sp.Betas[0], Shaping: sp.Shapings[0], Placement: srppo.PlaceEOS, Iterations: sp.GainIterations}
+	return SweepConfig{Exposure: 0, N: sp.N, Selection: sp.Selections[0], Beta: sp.Betas[0], Shaping: sp.Shapings[0], Placement: srppo.PlaceEOS, Iterations: sp.GainIterations}
 }
 
 // Axes lists the sweep's tables and their configurations.
@@ -198,10 +212,14 @@ func (sp *SweepSpec) Axes() []SweepAxis {
 	tok := d
 	tok.Placement = srppo.PlaceToken
 	shaping.Levels, shaping.Configs = append(shaping.Levels, "token raw"), append(shaping.Configs, tok)
-	sel := SweepAxis{Name: AxisSelection, Varies: "the SFT epoch PPO starts from (and its reference)"}
+	selN := sp.N
+	if sp.SelectionN > 0 {
+		selN = sp.SelectionN
+	}
+	sel := SweepAxis{Name: AxisSelection, Varies: fmt.Sprintf("the SFT epoch PPO starts from (and its reference), N=%d", selN)}
 	for _, s := range sp.Selections {
 		c := d
-		c.Selection = s
+		c.Selection, c.N = s, selN
 		sel.Levels, sel.Configs = append(sel.Levels, "SFT by "+s), append(sel.Configs, c)
 	}
 	exp := SweepAxis{Name: AxisExposure, Varies: "π_pt's exposure to the chat format"}
@@ -250,21 +268,31 @@ func (sp *SweepSpec) Configs() []SweepConfig {
 	return out
 }
 
-// sftModels are the (exposure, selection) pairs some configuration starts from.
-func (sp *SweepSpec) sftModels() [][2]string {
-	var out [][2]string
+// sftModels are the SFT models some configuration starts from.
+func (sp *SweepSpec) sftModels() []sftModel {
+	var out []sftModel
 	for _, c := range sp.Configs() {
-		k := [2]string{strconv.Itoa(c.Exposure), c.Selection}
-		if !slices.Contains(out, k) {
+		if m := c.sftModel(); !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// sftRuns are the SFT runs (π_pt variant, N) of the sweep, each keeping every selection.
+func (sp *SweepSpec) sftRuns() [][2]int {
+	var out [][2]int
+	for _, m := range sp.sftModels() {
+		if k := [2]int{m.X, m.N}; !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
-func sweepSFTKey(x, seed int) string { return fmt.Sprintf("swsft-x%d-s%d", x, seed) }
-func sweepModelKey(kind string, x int, sel string, seed int) string {
-	return fmt.Sprintf("%s-x%d-%s-s%d", kind, x, sel, seed)
+func sweepSFTKey(x, n, seed int) string { return fmt.Sprintf("swsft-x%d-N%d-s%d", x, n, seed) }
+func sweepModelKey(kind string, m sftModel, seed int) string {
+	return fmt.Sprintf("%s-x%d-N%d-%s-s%d", kind, m.X, m.N, m.Sel, seed)
 }
 func sweepRunName(c SweepConfig, seed int) string { return fmt.Sprintf("sw-%s-s%d", c.Name(), seed) }
 
@@ -273,15 +301,15 @@ func (s *Study) SweepBaseDir(x int) string {
 	return filepath.Join(s.ws.Dir, "sweep", "pt", fmt.Sprintf("x%d", x))
 }
 
-// SweepSFTDir is the SFT run on π_pt variant x for a seed.
-func (s *Study) SweepSFTDir(x, seed int) string {
-	return filepath.Join(s.ws.Dir, "sweep", "sft", fmt.Sprintf("x%d-s%d", x, seed))
+// SweepSFTDir is the SFT run on π_pt variant x with n demonstrations for a seed.
+func (s *Study) SweepSFTDir(x, n, seed int) string {
+	return filepath.Join(s.ws.Dir, "sweep", "sft", fmt.Sprintf("x%d-N%d-s%d", x, n, seed))
 }
 
-// sweepSFTModel is the directory of the SFT model a selection names.
-func (s *Study) sweepSFTModel(x int, sel string, seed int) string {
-	dir := s.SweepSFTDir(x, seed)
-	switch sel {
+// sweepSFTModel is the directory of the SFT model m.
+func (s *Study) sweepSFTModel(m sftModel, seed int) string {
+	dir := s.SweepSFTDir(m.X, m.N, seed)
+	switch m.Sel {
 	case SelectEM:
 		return filepath.Join(dir, srppo.SFTScoreSubdir)
 	case SelectLast:
@@ -309,27 +337,27 @@ func (s *Study) sweepPlan() []Stage {
 	}
 	configs := sp.Configs()
 	for seed := 1; seed <= s.b.Seeds; seed++ {
-		for x := range sp.Exposures {
-			sft := sweepSFTKey(x, seed)
-			plan = append(plan, Stage{Key: sft, Inputs: baseKey(x), Dir: s.SweepSFTDir(x, seed)})
+		for _, run := range sp.sftRuns() {
+			x, n := run[0], run[1]
+			sft := sweepSFTKey(x, n, seed)
+			plan = append(plan, Stage{Key: sft, Inputs: baseKey(x), Dir: s.SweepSFTDir(x, n, seed)})
 			for _, m := range sp.sftModels() {
-				if m[0] != strconv.Itoa(x) {
+				if m.X != x || m.N != n {
 					continue
 				}
-				sel := m[1]
 				plan = append(plan,
-					Stage{Key: sweepModelKey("swevalsft", x, sel, seed), Inputs: []string{sft}},
-					Stage{Key: sweepModelKey("swt3", x, sel, seed), Inputs: append([]string{sft}, baseKey(x)...)})
-				if s.sweepNeedsBaseline(x, sel) {
-					plan = append(plan, Stage{Key: sweepModelKey("swbaseline", x, sel, seed), Inputs: append([]string{sft}, baseKey(x)...)})
+					Stage{Key: sweepModelKey("swevalsft", m, seed), Inputs: []string{sft}},
+					Stage{Key: sweepModelKey("swt3", m, seed), Inputs: append([]string{sft}, baseKey(x)...)})
+				if s.sweepNeedsBaseline(m) {
+					plan = append(plan, Stage{Key: sweepModelKey("swbaseline", m, seed), Inputs: append([]string{sft}, baseKey(x)...)})
 				}
 			}
 		}
 		for _, c := range configs {
 			name := sweepRunName(c, seed)
-			in := append([]string{sweepSFTKey(c.Exposure, seed)}, baseKey(c.Exposure)...)
+			in := append([]string{sweepSFTKey(c.Exposure, c.N, seed)}, baseKey(c.Exposure)...)
 			if c.Shaping == ShapeBaseline {
-				in = append(in, sweepModelKey("swbaseline", c.Exposure, c.Selection, seed))
+				in = append(in, sweepModelKey("swbaseline", c.sftModel(), seed))
 			}
 			plan = append(plan, Stage{Key: "ppo-" + name, Inputs: in, Dir: s.PPODir(name)},
 				Stage{Key: "eval-" + name, Inputs: []string{"ppo-" + name}})
@@ -338,9 +366,9 @@ func (s *Study) sweepPlan() []Stage {
 	return plan
 }
 
-func (s *Study) sweepNeedsBaseline(x int, sel string) bool {
+func (s *Study) sweepNeedsBaseline(m sftModel) bool {
 	return slices.ContainsFunc(s.b.Sweep.Configs(), func(c SweepConfig) bool {
-		return c.Exposure == x && c.Selection == sel && c.Shaping == ShapeBaseline
+		return c.sftModel() == m && c.Shaping == ShapeBaseline
 	})
 }
 
@@ -355,15 +383,14 @@ func (s *Study) sweepRunners() map[string]func() error {
 		r[fmt.Sprintf("swt0-x%d", x)] = func() error { _, err := s.sweepT0(x); return err }
 	}
 	for seed := 1; seed <= s.b.Seeds; seed++ {
-		for x := range sp.Exposures {
-			r[sweepSFTKey(x, seed)] = func() error { return s.sweepSFT(x, seed) }
+		for _, run := range sp.sftRuns() {
+			x, n := run[0], run[1]
+			r[sweepSFTKey(x, n, seed)] = func() error { return s.sweepSFT(x, n, seed) }
 		}
 		for _, m := range sp.sftModels() {
-			x, _ := strconv.Atoi(m[0])
-			sel := m[1]
-			r[sweepModelKey("swevalsft", x, sel, seed)] = func() error { _, err := s.sweepEvalSFT(x, sel, seed); return err }
-			r[sweepModelKey("swt3", x, sel, seed)] = func() error { _, err := s.sweepT3(x, sel, seed); return err }
-			r[sweepModelKey("swbaseline", x, sel, seed)] = func() error { _, err := s.sweepBaseline(x, sel, seed); return err }
+			r[sweepModelKey("swevalsft", m, seed)] = func() error { _, err := s.sweepEvalSFT(m, seed); return err }
+			r[sweepModelKey("swt3", m, seed)] = func() error { _, err := s.sweepT3(m, seed); return err }
+			r[sweepModelKey("swbaseline", m, seed)] = func() error { _, err := s.sweepBaseline(m, seed); return err }
 		}
 		for _, c := range sp.Configs() {
 			name := sweepRunName(c, seed)
@@ -447,16 +474,17 @@ func (s *Study) sweepT0(x int) (evalResult, error) {
 	return s.evaluate(fmt.Sprintf("swt0-x%d", x), func() (*srppo.LM, error) { return s.sweepBase(x) })
 }
 
-// sweepSFT trains π_sft on variant x for a seed, keeping the best-loss, best-EM and last epochs.
-func (s *Study) sweepSFT(x, seed int) error {
-	dir := s.SweepSFTDir(x, seed)
+// sweepSFT trains π_sft on variant x with n demonstrations for a seed, keeping the best-loss,
+// best-EM and last epochs.
+func (s *Study) sweepSFT(x, n, seed int) error {
+	dir := s.SweepSFTDir(x, n, seed)
 	var done struct{ BestEpoch, BestScoreEpoch int }
-	return s.cached(sweepSFTKey(x, seed), &done, func() error {
+	return s.cached(sweepSFTKey(x, n, seed), &done, func() error {
 		base, err := s.sweepBase(x)
 		if err != nil {
 			return err
 		}
-		train, held, err := srppo.LoadSFTDataFor(s.data, s.tok, s.b.Sweep.N, s.pt.Config.Context)
+		train, held, err := srppo.LoadSFTDataFor(s.data, s.tok, n, s.pt.Config.Context)
 		if err != nil {
 			return err
 		}
@@ -478,7 +506,7 @@ func (s *Study) sweepSFT(x, seed int) error {
 			}
 			return rep.Overall.EM, nil
 		}
-		res, err := srppo.Train(m, train, held, cfg, s.trainProgress(fmt.Sprintf("SFT N=%d on π_pt variant %d seed %d", s.b.Sweep.N, x, seed)))
+		res, err := srppo.Train(m, train, held, cfg, s.trainProgress(fmt.Sprintf("SFT N=%d on π_pt variant %d seed %d", n, x, seed)))
 		if err != nil {
 			return err
 		}
@@ -535,8 +563,8 @@ func (s *Study) evaluateBoth(key string, load func() (*srppo.LM, error)) (sweepE
 	return res, err
 }
 
-func (s *Study) sweepEvalSFT(x int, sel string, seed int) (sweepEval, error) {
-	return s.evaluateBoth(sweepModelKey("swevalsft", x, sel, seed), s.load(s.sweepSFTModel(x, sel, seed)))
+func (s *Study) sweepEvalSFT(m sftModel, seed int) (sweepEval, error) {
+	return s.evaluateBoth(sweepModelKey("swevalsft", m, seed), s.load(s.sweepSFTModel(m, seed)))
 }
 
 // sweepT3 is T3 and its length-matched variant for one SFT model, from one set of samples.
@@ -545,10 +573,10 @@ type sweepT3 struct {
 	Length []srppo.LengthDiagnostics `json:"length"`
 }
 
-func (s *Study) sweepT3(x int, sel string, seed int) (sweepT3, error) {
+func (s *Study) sweepT3(m sftModel, seed int) (sweepT3, error) {
 	var res sweepT3
-	err := s.cached(sweepModelKey("swt3", x, sel, seed), &res, func() error {
-		sft, pt, err := s.sweepPair(x, sel, seed)
+	err := s.cached(sweepModelKey("swt3", m, seed), &res, func() error {
+		sft, pt, err := s.sweepPair(m, seed)
 		if err != nil {
 			return err
 		}
@@ -563,20 +591,20 @@ func (s *Study) sweepT3(x int, sel string, seed int) (sweepT3, error) {
 }
 
 // sweepPair loads an SFT model of the sweep and the π_pt variant it was trained from.
-func (s *Study) sweepPair(x int, sel string, seed int) (sft, pt *srppo.LM, err error) {
-	if pt, err = s.sweepBase(x); err != nil {
+func (s *Study) sweepPair(m sftModel, seed int) (sft, pt *srppo.LM, err error) {
+	if pt, err = s.sweepBase(m.X); err != nil {
 		return nil, nil, err
 	}
-	sft, err = srppo.LoadModel(s.sweepSFTModel(x, sel, seed), &s.pt.Config, s.tok)
+	sft, err = srppo.LoadModel(s.sweepSFTModel(m, seed), &s.pt.Config, s.tok)
 	return sft, pt, err
 }
 
 // sweepBaseline is b of the baseline shaping: the mean Δ per response token of π_sft's own
 // temperature-1 samples on the first BaselinePrompts prompts of the pool (design §6b, 2).
-func (s *Study) sweepBaseline(x int, sel string, seed int) (float64, error) {
+func (s *Study) sweepBaseline(m sftModel, seed int) (float64, error) {
 	var b float64
-	err := s.cached(sweepModelKey("swbaseline", x, sel, seed), &b, func() error {
-		sft, pt, err := s.sweepPair(x, sel, seed)
+	err := s.cached(sweepModelKey("swbaseline", m, seed), &b, func() error {
+		sft, pt, err := s.sweepPair(m, seed)
 		if err != nil {
 			return err
 		}
@@ -592,7 +620,7 @@ func (s *Study) sweepBaseline(x int, sel string, seed int) (float64, error) {
 		if math.IsNaN(b) {
 			return errors.New("the baseline samples have no response tokens")
 		}
-		s.logf("per-token baseline for π_pt variant %d, SFT by %s, seed %d: b = %.3f nats", x, sel, seed, b)
+		s.logf("per-token baseline for π_pt variant %d, N=%d, SFT by %s, seed %d: b = %.3f nats", m.X, m.N, m.Sel, seed, b)
 		return nil
 	})
 	return b, err
@@ -616,13 +644,13 @@ func (s *Study) sweepPPOConfig(c SweepConfig, b float64) srppo.PPOConfig {
 }
 
 func (s *Study) sweepPPO(c SweepConfig, seed int) ([]srppo.Metrics, string, error) {
-	if err := s.sweepSFT(c.Exposure, seed); err != nil {
+	if err := s.sweepSFT(c.Exposure, c.N, seed); err != nil {
 		return nil, "", err
 	}
 	var b float64
 	if c.Shaping == ShapeBaseline {
 		var err error
-		if b, err = s.sweepBaseline(c.Exposure, c.Selection, seed); err != nil {
+		if b, err = s.sweepBaseline(c.sftModel(), seed); err != nil {
 			return nil, "", err
 		}
 	}
@@ -630,7 +658,7 @@ func (s *Study) sweepPPO(c SweepConfig, seed int) ([]srppo.Metrics, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	return s.ppoRunOn(sweepRunName(c, seed), s.sweepSFTModel(c.Exposure, c.Selection, seed), pt, seed, c.Iterations, s.sweepPPOConfig(c, b), s.pool)
+	return s.ppoRunOn(sweepRunName(c, seed), s.sweepSFTModel(c.sftModel(), seed), pt, seed, c.Iterations, s.sweepPPOConfig(c, b), s.pool)
 }
 
 func (s *Study) sweepEvalPPO(c SweepConfig, seed int) (sweepEval, error) {
@@ -655,6 +683,11 @@ func (s *Study) loadVal() error {
 	for _, sp := range s.splits {
 		if !slices.ContainsFunc(s.val, func(it datasets.EvalItem) bool { return it.Split == sp }) {
 			return fmt.Errorf("%s has no item of the eval split %q", path, sp)
+		}
+	}
+	for _, run := range s.b.Sweep.sftRuns() {
+		if _, err := os.Stat(filepath.Join(s.data, datasets.DemosFile(run[1]))); err != nil {
+			return fmt.Errorf("the sweep fine-tunes on %d demonstrations: %w", run[1], err)
 		}
 	}
 	if len(s.b.Sweep.Exposures) > 1 {

@@ -236,7 +236,7 @@ func (s *Study) sweepAxisTable(ax SweepAxis, rows map[string]Row) (*SweepAxisTab
 			for seed := 1; seed <= s.b.Seeds; seed++ {
 				var sd sweepSeed
 				var err error
-				if sd.sft, err = s.sweepEvalSFT(c.Exposure, c.Selection, seed); err != nil {
+				if sd.sft, err = s.sweepEvalSFT(c.sftModel(), seed); err != nil {
 					return nil, err
 				}
 				if sd.ppo, err = s.sweepEvalPPO(c, seed); err != nil {
@@ -245,7 +245,7 @@ func (s *Study) sweepAxisTable(ax SweepAxis, rows map[string]Row) (*SweepAxisTab
 				if sd.metrics, _, err = s.sweepPPO(c, seed); err != nil {
 					return nil, err
 				}
-				if sd.t3, err = s.sweepT3(c.Exposure, c.Selection, seed); err != nil {
+				if sd.t3, err = s.sweepT3(c.sftModel(), seed); err != nil {
 					return nil, err
 				}
 				seeds = append(seeds, sd)

@@ -24,7 +24,7 @@ func TestSweepConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := sp.Default()
-	if d.Name() != "x0-loss-b0.05-raw-eos-i30" {
+	if d.Name() != "x0-N64-loss-b0.05-raw-eos-i30" {
 		t.Errorf("default configuration %q", d.Name())
 	}
 	axes := sp.Axes()
@@ -38,17 +38,24 @@ func TestSweepConfigs(t *testing.T) {
 	if want := []string{AxisBeta, AxisShaping, AxisSelection, AxisExposure, AxisGrid, AxisLength}; !slices.Equal(names, want) {
 		t.Fatalf("axes %v, want %v", names, want)
 	}
-	// β 3 + shaping 3 more + token + selection 2 + exposure 4 + grid (5×3 − 3 − 5 + 1 = 8 more)
-	// + length 2 shapings × 2 placements.
+	// β 3 + shaping 3 more + token + selection 3 (at N = 16) + exposure 4 + grid (5×3 − 3 − 5 + 1
+	// = 8 more) + length 2 shapings × 2 placements.
 	configs := sp.Configs()
-	if len(configs) != 3+3+1+2+4+8+4 {
-		t.Errorf("%d distinct configurations, want 25", len(configs))
+	if len(configs) != 3+3+1+3+4+8+4 {
+		t.Errorf("%d distinct configurations, want 26", len(configs))
 	}
 	for _, ax := range axes[:4] {
-		if ax.Configs[0] != d && ax.Name != AxisShaping || ax.Name == AxisShaping && ax.Configs[0] != d {
+		ref := d
+		if ax.Name == AxisSelection {
+			ref.N = 16 // the selection axis varies around the default at its own N
+		}
+		if ax.Configs[0] != ref {
 			t.Errorf("%s does not start at the default: %+v", ax.Name, ax.Configs[0])
 		}
 		for _, c := range ax.Configs {
+			if c.N != ref.N {
+				t.Errorf("%s: %s at N=%d", ax.Name, c.Name(), c.N)
+			}
 			diffs := 0
 			if c.Beta != d.Beta {
 				diffs++
@@ -81,14 +88,25 @@ func TestSweepConfigs(t *testing.T) {
 			baselines = append(baselines, st.Key)
 		}
 	}
-	if !slices.Equal(baselines, []string{"swbaseline-x0-loss-s1", "swbaseline-x0-loss-s2", "swbaseline-x0-loss-s3"}) {
+	if !slices.Equal(baselines, []string{"swbaseline-x0-N64-loss-s1", "swbaseline-x0-N64-loss-s2", "swbaseline-x0-N64-loss-s3"}) {
 		t.Errorf("baseline stages %v", baselines)
 	}
-	// Every PPO stage waits for its SFT run, and for the exposure variant it starts from.
+	// Every PPO stage waits for its SFT run, and for the exposure variant it starts from; SFT
+	// runs at N = 16 exist only for the selection axis's variant.
+	var sft16 []string
 	for _, st := range s.sweepPlan() {
 		if strings.HasPrefix(st.Key, "ppo-sw-x2") && !slices.Contains(st.Inputs, "swbase-x2") {
 			t.Errorf("%s inputs %v", st.Key, st.Inputs)
 		}
+		if strings.HasPrefix(st.Key, "ppo-sw-x0-N16-em") && !slices.Contains(st.Inputs, "swsft-x0-N16-s"+st.Key[len(st.Key)-1:]) {
+			t.Errorf("%s inputs %v", st.Key, st.Inputs)
+		}
+		if strings.HasPrefix(st.Key, "swsft-") && strings.Contains(st.Key, "-N16-") {
+			sft16 = append(sft16, st.Key)
+		}
+	}
+	if !slices.Equal(sft16, []string{"swsft-x0-N16-s1", "swsft-x0-N16-s2", "swsft-x0-N16-s3"}) {
+		t.Errorf("SFT runs at N = 16: %v", sft16)
 	}
 }
 
@@ -322,7 +340,7 @@ func TestSweepEndToEnd(t *testing.T) {
 		t.Errorf("π_pt variants %+v", st.Bases)
 	}
 	for _, dir := range []string{"", srppo.SFTScoreSubdir, srppo.SFTLongSubdir} {
-		if _, err := os.Stat(filepath.Join(ws.Dir, "sweep", "sft", "x1-s2", dir, srppo.ConfigFile)); err != nil && dir != "" {
+		if _, err := os.Stat(filepath.Join(ws.Dir, "sweep", "sft", "x1-N16-s2", dir, srppo.ConfigFile)); err != nil && dir != "" {
 			t.Errorf("SFT model %q: %v", dir, err)
 		}
 	}
