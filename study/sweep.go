@@ -70,7 +70,7 @@ func (e Exposure) Label() string {
 // SweepSpec sizes the mechanism sweep. The first level of each axis is the default the other
 // axes vary around.
 type SweepSpec struct {
-	N          int        `json:"n"`
+	N int `json:"n"`
 	// SelectionN is the N of the SFT-selection axis (0: N). The selection matters where few
 	// demonstrations make the held-out loss pick an early epoch (N = 16 in the grid); at N = 64
 	// the best-loss epoch is the last one.
