@@ -73,12 +73,14 @@ var Budgets = map[string]Budget{
 	// sweep is the mechanism sweep of design §6b (RESULTS_sweep.md): N = 64, 3 seeds, one
 	// factor at a time around β = 0.05, raw Δ, SFT by held-out loss and the shipped base (the
 	// SFT-selection axis at N = 16, where the choice matters), a β × chat-exposure grid,
-	// 30-iteration gain runs and 100-iteration eos/token length runs.
-	"sweep": {Ns: []int{64}, Seeds: 3, T2N: 64, Iterations: 30, T2At: []int{0, 29}, RolloutPrompt: 64, EvalPerSplit: 200,
+	// 20-iteration gain runs (the grid's) and 100-iteration eos/token length runs; about 2.5 h
+	// on 2 quiet cores with the simd build (PPO ≈ 2 s per iteration at N = 64, ≈ 3.5 s once the
+	// length runs have grown to 10+ tokens; SFT ≈ 1 min; measured in the grid).
+	"sweep": {Ns: []int{64}, Seeds: 3, T2N: 64, Iterations: 20, T2At: []int{0, 19}, RolloutPrompt: 64, EvalPerSplit: 200,
 		T3Items: 100, T3K: 8, SFTEpochs: 20, SFTMinSteps: 300, PretrainEpoch: 3, EvalMaxNew: 24, OracleNeedsAnswers: "skip",
 		Sweep: &SweepSpec{N: 64, SelectionN: 16, Betas: []float64{0.05, 0.2, 1}, Shapings: []string{ShapeRaw, ShapeClip, ShapeEOSMean, ShapeBaseline}, Clip: 1,
 			Selections: []string{SelectLoss, SelectEM, SelectLast}, Exposures: sweepExposures, Grid: true,
-			GainIterations: 30, LengthIterations: 100, LengthShapings: []string{ShapeRaw, ShapeBaseline},
+			GainIterations: 20, LengthIterations: 100, LengthShapings: []string{ShapeRaw, ShapeBaseline},
 			ValPerSplit: 200, SelectItems: 128, BaselinePrompts: 64, ContinueLR: 1e-3}},
 	// sweep-small is what notebook 06 executes in CI: every stage kind of the sweep at toy sizes
 	// (one seed, two levels per axis, a few iterations), in a few minutes.

@@ -156,7 +156,7 @@ type SweepConfig struct {
 	Iterations int     `json:"iterations"`
 }
 
-// Name is the configuration's run and stage name, e.g. "x0-N64-loss-b0.05-raw-eos-i30".
+// Name is the configuration's run and stage name, e.g. "x0-N64-loss-b0.05-raw-eos-i20".
 func (c SweepConfig) Name() string {
 	return fmt.Sprintf("x%d-N%d-%s-b%s-%s-%s-i%d", c.Exposure, c.N, c.Selection, strconv.FormatFloat(c.Beta, 'g', -1, 64), c.Shaping, c.Placement, c.Iterations)
 }

@@ -24,7 +24,7 @@ func TestSweepConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := sp.Default()
-	if d.Name() != "x0-N64-loss-b0.05-raw-eos-i30" {
+	if d.Name() != "x0-N64-loss-b0.05-raw-eos-i20" {
 		t.Errorf("default configuration %q", d.Name())
 	}
 	axes := sp.Axes()

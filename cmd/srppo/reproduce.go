@@ -38,7 +38,7 @@ Budgets:
           seeds (criterion (b)).
   sweep   the mechanism sweep of design §6b (RESULTS_sweep.md): N = 64, three seeds; β, reward
           shaping, the SFT epoch and π_pt's chat exposure one at a time around the defaults, a
-          β × exposure grid, 30-iteration gain runs and 100-iteration eos/token length runs;
+          β × exposure grid, 20-iteration gain runs (as the grid) and 100-iteration eos/token length runs;
           the best configuration is chosen on the validation split (criteria (c) and (d)).
   sweep-small  what notebook 06 executes in CI: every sweep stage at toy sizes, one seed.
   smoke   every stage in seconds (the CI test).
