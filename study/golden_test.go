@@ -72,3 +72,27 @@ func firstDiff(got, want string) string {
 func splitLines(s string) []string { return strings.Split(s, "\n") }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The published RESULTS_sweep.md re-renders byte for byte from the sweep.json beside its
+// figures (once the sweep has been published).
+func TestPublishedSweepGolden(t *testing.T) {
+	file, figDir := PublishedNames("sweep")
+	raw, err := os.ReadFile(filepath.Join("..", figDir, SweepTablesFile))
+	if os.IsNotExist(err) {
+		t.Skip("the sweep has not been published yet")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st SweepTables
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("%s/%s: %v", figDir, SweepTablesFile, err)
+	}
+	want, err := os.ReadFile(filepath.Join("..", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := RenderSweepResults(&st, figDir, "docs/design.md"); got != string(want) {
+		t.Errorf("%s re-rendered from %s/%s differs:\n%s", file, figDir, SweepTablesFile, firstDiff(got, string(want)))
+	}
+}

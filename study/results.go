@@ -202,8 +202,17 @@ func PublishedNames(budget string) (file, figures string) {
 	return "RESULTS_" + budget + ".md", PublishedFigures + "_" + budget
 }
 
-// publishResults writes RESULTS.md into the -publish directory with its figures under results/.
+// publish writes RESULTS.md into the -publish directory with its figures under results/.
 func (s *Study) publish(figures []string) error {
+	return s.publishFiles(figures, TablesFile, s.tables, func(figRel string) string {
+		return RenderResults(&s.tables, figRel, DesignLink(s.ws.Publish))
+	})
+}
+
+// publishFiles writes a write-up into the -publish directory (PublishedNames of the budget):
+// the figures under its figures folder, the record it is rendered from beside them (the golden
+// test re-renders the published files from it), and the file render returns for that folder.
+func (s *Study) publishFiles(figures []string, recordName string, record any, render func(figRel string) string) error {
 	name, figRel := PublishedNames(s.ws.BudgetName)
 	figDir := filepath.Join(s.ws.Publish, figRel)
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
@@ -222,13 +231,11 @@ func (s *Study) publish(figures []string) error {
 			return err
 		}
 	}
-	// tables.json beside the figures records everything RESULTS.md says (the golden test
-	// re-renders the published ones from it).
-	if err := srppo.WriteJSON(filepath.Join(figDir, TablesFile), s.tables); err != nil {
+	if err := srppo.WriteJSON(filepath.Join(figDir, recordName), record); err != nil {
 		return err
 	}
 	path := filepath.Join(s.ws.Publish, name)
-	if err := atomicfile.WriteFile(path, []byte(RenderResults(&s.tables, figRel, DesignLink(s.ws.Publish)))); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(render(figRel))); err != nil {
 		return err
 	}
 	s.logf("published %s and %d figures in %s", path, len(figures), figDir)

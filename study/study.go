@@ -494,17 +494,23 @@ func (s *Study) evaluate(key string, m func() (*srppo.LM, error)) (evalResult, e
 		if err != nil {
 			return err
 		}
-		rep, err := srppo.Evaluate(model, s.eval, srppo.EvalConfig{Format: srppo.FormatChat, MaxNew: s.b.EvalMaxNew, BatchRows: 64})
-		if err != nil {
-			return err
-		}
-		res = evalResult{EM: map[string]float64{}, EOS: map[string]float64{}, Len: map[string]float64{}, All: rep.Overall}
-		for _, g := range rep.BySplit {
-			res.EM[g.Group], res.EOS[g.Group], res.Len[g.Group] = g.EM, g.EOSRate, g.MeanLen
-		}
-		return nil
+		res, err = s.greedyEval(model, s.eval)
+		return err
 	})
 	return res, err
+}
+
+// greedyEval evaluates a model greedily in the chat format on items, per split.
+func (s *Study) greedyEval(m *srppo.LM, items []datasets.EvalItem) (evalResult, error) {
+	rep, err := srppo.Evaluate(m, items, srppo.EvalConfig{Format: srppo.FormatChat, MaxNew: s.b.EvalMaxNew, BatchRows: 64})
+	if err != nil {
+		return evalResult{}, err
+	}
+	res := evalResult{EM: map[string]float64{}, EOS: map[string]float64{}, Len: map[string]float64{}, All: rep.Overall}
+	for _, g := range rep.BySplit {
+		res.EM[g.Group], res.EOS[g.Group], res.Len[g.Group] = g.EM, g.EOSRate, g.MeanLen
+	}
+	return res, nil
 }
 
 // SFTDir is π_sft's run directory for N demonstrations and a seed.

@@ -545,20 +545,11 @@ func (s *Study) evaluateBoth(key string, load func() (*srppo.LM, error)) (sweepE
 		if err != nil {
 			return err
 		}
-		for _, set := range []struct {
-			items []datasets.EvalItem
-			out   *evalResult
-		}{{s.eval, &res.Eval}, {s.val, &res.Val}} {
-			rep, err := srppo.Evaluate(m, set.items, srppo.EvalConfig{Format: srppo.FormatChat, MaxNew: s.b.EvalMaxNew, BatchRows: 64})
-			if err != nil {
-				return err
-			}
-			*set.out = evalResult{EM: map[string]float64{}, EOS: map[string]float64{}, Len: map[string]float64{}, All: rep.Overall}
-			for _, g := range rep.BySplit {
-				set.out.EM[g.Group], set.out.EOS[g.Group], set.out.Len[g.Group] = g.EM, g.EOSRate, g.MeanLen
-			}
+		if res.Eval, err = s.greedyEval(m, s.eval); err != nil {
+			return err
 		}
-		return nil
+		res.Val, err = s.greedyEval(m, s.val)
+		return err
 	})
 	return res, err
 }

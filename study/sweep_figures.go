@@ -204,28 +204,11 @@ func (s *Study) FinishSweep() (*SweepTables, error) {
 		return nil, err
 	}
 	if s.ws.Publish != "" {
-		name, figRel := PublishedNames(s.ws.BudgetName)
-		figDir := filepath.Join(s.ws.Publish, figRel)
-		if err := os.MkdirAll(figDir, 0o755); err != nil {
+		if err := s.publishFiles(figures, SweepTablesFile, st, func(figRel string) string {
+			return RenderSweepResults(st, figRel, DesignLink(s.ws.Publish))
+		}); err != nil {
 			return nil, err
 		}
-		for _, f := range figures {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err
-			}
-			if err := plotting.WriteFile(filepath.Join(figDir, figureRel(f)), data); err != nil {
-				return nil, err
-			}
-		}
-		if err := srppo.WriteJSON(filepath.Join(figDir, SweepTablesFile), st); err != nil {
-			return nil, err
-		}
-		path := filepath.Join(s.ws.Publish, name)
-		if err := atomicfile.WriteFile(path, []byte(RenderSweepResults(st, figRel, DesignLink(s.ws.Publish)))); err != nil {
-			return nil, err
-		}
-		s.logf("published %s and %d figures in %s", path, len(figures), figDir)
 	}
 	s.updateInvocation()
 	s.logf("done; %s and %d figures in %s", filepath.Join(s.ws.Dir, SweepResultsFile), len(figures), filepath.Join(s.ws.Dir, FiguresDir))

@@ -306,7 +306,7 @@ func TestSweepEndToEnd(t *testing.T) {
 		t.Skip("pipeline smoke test")
 	}
 	ws := tinyWorkspace(t)
-	ws.BudgetName = "sweep-smoke"
+	ws.BudgetName, ws.Publish = "sweep-smoke", t.TempDir()
 	b, err := LookupBudget("sweep-small")
 	if err != nil {
 		t.Fatal(err)
@@ -378,6 +378,19 @@ func TestSweepEndToEnd(t *testing.T) {
 	}
 	if got := RenderSweepResults(&st, FiguresDir, DesignLink(ws.Dir)); got != string(md) {
 		t.Error("RESULTS_sweep.md is not what sweep.json renders to")
+	}
+	// Published: RESULTS_<budget>.md beside its figures and the sweep.json it renders from.
+	name, figRel := PublishedNames(ws.BudgetName)
+	var published SweepTables
+	if err := srppo.ReadJSON(filepath.Join(ws.Publish, figRel, SweepTablesFile), &published); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(filepath.Join(ws.Publish, name))
+	if err != nil || string(pub) != RenderSweepResults(&published, figRel, DesignLink(ws.Publish)) {
+		t.Errorf("published %s is not what its sweep.json renders to (%v)", name, err)
+	}
+	if _, err := os.Stat(filepath.Join(ws.Publish, figRel, SweepHeatMapFigure)); err != nil {
+		t.Errorf("published heat map: %v", err)
 	}
 	// Everything is cached: a second invocation computes nothing and gives the same tables.
 	before, _ := filepath.Glob(filepath.Join(ws.Dir, StagesDir, "*.seconds"))
