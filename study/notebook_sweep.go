@@ -29,10 +29,18 @@ func OpenSweepNotebook(budget, dir, backend string) (*Study, error) {
 	return Open(context.Background(), ws, b)
 }
 
-// runSweepStages computes (or loads) the sweep's stages whose keys keep accepts, in plan order.
-func (s *Study) runSweepStages(keep func(Stage) bool) error {
+// needSweep is the error of a sweep call on a study whose budget is not a sweep.
+func (s *Study) needSweep() error {
 	if s.b.Sweep == nil {
 		return fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	}
+	return nil
+}
+
+// runSweepStages computes (or loads) the sweep's stages whose keys keep accepts, in plan order.
+func (s *Study) runSweepStages(keep func(Stage) bool) error {
+	if err := s.needSweep(); err != nil {
+		return err
 	}
 	run := s.sweepRunners()
 	for _, st := range s.sweepPlan() {
@@ -67,8 +75,8 @@ func (s *Study) SweepSFT() error {
 // SweepRuns runs (or loads) the PPO runs of the named axis (AxisBeta, AxisShaping, …) for every
 // seed, and their evaluations on the eval and validation splits.
 func (s *Study) SweepRuns(axis string) error {
-	if s.b.Sweep == nil {
-		return fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	if err := s.needSweep(); err != nil {
+		return err
 	}
 	var names []string
 	for _, ax := range s.b.Sweep.Axes() {
@@ -109,8 +117,8 @@ func SweepDiscussion(st *SweepTables) []string { return sweepDiscussion(st) }
 // FormatSweepSFT renders the sweep's SFT models: for each π_pt variant and epoch selection, the
 // greedy EM per split on the eval and the validation items (mean ± sd over seeds).
 func (s *Study) FormatSweepSFT() (string, error) {
-	if s.b.Sweep == nil {
-		return "", fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	if err := s.needSweep(); err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	b.WriteString("| π_pt variant | N | SFT epoch by |")

@@ -179,8 +179,12 @@ func TestChangedBudgetRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := Open(ctx, ws, b); err != nil {
+	s, err := Open(ctx, ws, b)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := s.SweepRuns(AxisBeta); err == nil || !strings.Contains(err.Error(), `budget "smoke" is not a sweep`) {
+		t.Errorf("a sweep call on the smoke study: err = %v", err)
 	}
 	more := b.WithIterations(5)
 	more.Seeds = 3

@@ -183,10 +183,10 @@ func nanMean(keys []string, f func(string) float64) float64 {
 
 // SweepTables builds the sweep's tables from the cached stages (computing any that are missing).
 func (s *Study) SweepTables() (*SweepTables, error) {
-	sp := s.b.Sweep
-	if sp == nil {
-		return nil, fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	if err := s.needSweep(); err != nil {
+		return nil, err
 	}
+	sp := s.b.Sweep
 	st := &SweepTables{Budget: s.b, Command: s.ws.Command, Build: BuildStamp(), BaseNote: s.baseNote, Splits: s.splits,
 		Model: ModelShape{Layers: s.pt.Config.Layers, DModel: s.pt.Config.DModel}, Samples: s.tables.Samples, Seconds: s.tables.Seconds}
 	var err error
@@ -261,8 +261,8 @@ func (s *Study) sweepAxisTable(ax SweepAxis, rows map[string]Row) (*SweepAxisTab
 
 // SweepAxisTable is the table of one axis (computing what is missing), e.g. for a notebook cell.
 func (s *Study) SweepAxisTable(name string) (*SweepAxisTable, error) {
-	if s.b.Sweep == nil {
-		return nil, fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	if err := s.needSweep(); err != nil {
+		return nil, err
 	}
 	for _, ax := range s.b.Sweep.Axes() {
 		if ax.Name == name {
@@ -274,8 +274,8 @@ func (s *Study) SweepAxisTable(name string) (*SweepAxisTable, error) {
 
 // FormatSweepBases renders the π_pt variants table (computing what is missing).
 func (s *Study) FormatSweepBases() (string, error) {
-	if s.b.Sweep == nil {
-		return "", fmt.Errorf("budget %q is not a sweep", s.ws.BudgetName)
+	if err := s.needSweep(); err != nil {
+		return "", err
 	}
 	bases, err := s.sweepBaseRows()
 	if err != nil {
