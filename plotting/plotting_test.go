@@ -338,6 +338,35 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// invalidCase is a figure call that must fail: its error mentions want, carries the package
+// prefix, and comes without bytes.
+type invalidCase struct {
+	name string
+	run  func() ([]byte, error)
+	want string // substring of the error
+}
+
+func runInvalidCases(t *testing.T, tests []invalidCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.run()
+			if err == nil {
+				t.Fatalf("no error (got %d bytes), want one mentioning %q", len(b), tc.want)
+			}
+			if b != nil {
+				t.Errorf("got %d bytes with the error", len(b))
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "plotting: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
 func TestInvalidInputs(t *testing.T) {
 	nan := math.NaN()
 	tv := func(mod func(*TokenView)) []TokenView {
@@ -345,11 +374,7 @@ func TestInvalidInputs(t *testing.T) {
 		mod(&v)
 		return []TokenView{v}
 	}
-	tests := []struct {
-		name string
-		run  func() ([]byte, error)
-		want string // substring of the error
-	}{
+	tests := []invalidCase{
 		{"curves: no panels", func() ([]byte, error) { return TrainingCurves("t", nil, 2, PNG) }, "no panels"},
 		{"curves: no series", func() ([]byte, error) { return TrainingCurves("t", []Panel{{Title: "p"}}, 2, PNG) }, `("p") has no series`},
 		{"curves: empty series", func() ([]byte, error) {
@@ -434,23 +459,7 @@ func TestInvalidInputs(t *testing.T) {
 			return PPODashboard("t", Dashboard{Iteration: []float64{1, 2}, Metrics: map[string][]float64{"foo": {1, nan}}}, PNG)
 		}, `metric "foo": value NaN at index 1`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := tc.run()
-			if err == nil {
-				t.Fatalf("no error (got %d bytes), want one mentioning %q", len(b), tc.want)
-			}
-			if b != nil {
-				t.Errorf("got %d bytes with the error", len(b))
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not mention %q", err, tc.want)
-			}
-			if !strings.HasPrefix(err.Error(), "plotting: ") {
-				t.Errorf("error %q lacks the package prefix", err)
-			}
-		})
-	}
+	runInvalidCases(t, tests)
 }
 
 // TestEdgeCases renders inputs that are valid but unusual: they must give an

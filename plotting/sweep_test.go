@@ -366,11 +366,7 @@ func TestSweepInvalidInputs(t *testing.T) {
 		}
 	}
 	same := func(s []ErrSeries) []ErrSeries { return s }
-	tests := []struct {
-		name string
-		run  func() ([]byte, error)
-		want string
-	}{
+	tests := []invalidCase{
 		{"heat: no rows", heat(func(g *HeatGrid) { g.Values, g.SD, g.YTicks = nil, nil, nil }), "empty grid"},
 		{"heat: empty row", heat(func(g *HeatGrid) { g.Values = [][]float64{{}} }), "empty grid"},
 		{"heat: ragged", heat(func(g *HeatGrid) { g.Values[2] = g.Values[2][:3] }), "Values row 2 has 3 values but row 0 has 4"},
@@ -390,21 +386,5 @@ func TestSweepInvalidInputs(t *testing.T) {
 		{"scatter: negative YErr", scatter(func(s []ErrSeries) []ErrSeries { s[1].Points[1].YErr = -1; return s }), `point 1 ("eos_mean"): negative error (XErr 1, YErr -1)`},
 		{"scatter: NaN reference line", scatter(same, WithHLine(nan, "chance")), `reference line 0 ("chance"): Y NaN is not finite`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := tc.run()
-			if err == nil {
-				t.Fatalf("no error (got %d bytes), want one mentioning %q", len(b), tc.want)
-			}
-			if b != nil {
-				t.Errorf("got %d bytes with the error", len(b))
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not mention %q", err, tc.want)
-			}
-			if !strings.HasPrefix(err.Error(), "plotting: ") {
-				t.Errorf("error %q lacks the package prefix", err)
-			}
-		})
-	}
+	runInvalidCases(t, tests)
 }
