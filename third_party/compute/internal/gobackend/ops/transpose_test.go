@@ -1,6 +1,8 @@
 package ops_test
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -30,5 +32,34 @@ func TestTransposeIterator(t *testing.T) {
 		5, 11, 17, 23}
 	if ok, diff := testutil.IsEqual(want, transposedFlatIndices); !ok {
 		t.Fatalf("transposeIterator mismatch:\n%s", diff)
+	}
+}
+
+// gosrppo patch: the blocked transpose must equal the per-element one on every shape and
+// permutation, including size-1 axes, merged axes and tiles that do not divide the dimensions.
+func TestTransposeBlockedMatchesElementwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 3000 {
+		rank := 1 + rng.IntN(5)
+		dims := make([]int, rank)
+		for i := range dims {
+			dims[i] = 1 + rng.IntN(7)
+			if rng.IntN(6) == 0 {
+				dims[i] = 1 + rng.IntN(40) // Larger than a tile.
+			}
+		}
+		perm := rng.Perm(rank)
+		operand := shapes.Make(dtypes.Int32, dims...)
+		in := make([]int32, operand.Size())
+		for i := range in {
+			in[i] = int32(i)
+		}
+		want := make([]int32, len(in))
+		got := make([]int32, len(in))
+		ops.TransposeElementwise(in, want, ops.NewTransposeIterator(operand, perm))
+		ops.TransposeBlocked(in, got, ops.NewTransposeIterator(operand, perm))
+		if !slices.Equal(want, got) {
+			t.Fatalf("trial %d: dims %v perm %v: blocked transpose differs\nwant %v\ngot  %v", trial, dims, perm, want, got)
+		}
 	}
 }
