@@ -27,4 +27,4 @@ require (
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
 
-replace github.com/gomlx/compute => ./third_party/compute
+replace github.com/gomlx/compute v0.1.2 => ./third_party/compute
