@@ -10,7 +10,7 @@ version=$(sed -n 's|^replace github.com/gomlx/compute \(v[^ ]*\) => ./third_part
 [ -n "$version" ] || { echo "compute-fork.sh: go.mod has no 'replace github.com/gomlx/compute vX => ./third_party/compute'" >&2; exit 1; }
 orig=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/gomlx/compute@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [ -d "$orig" ] || { echo "compute-fork.sh: could not fetch github.com/gomlx/compute@$version" >&2; exit 1; }
-changed=$(diff -rq "$orig" "$fork" | sed -n \
+changed=$({ diff -rq "$orig" "$fork" || true; } | sed -n \
   -e "s|^Files $orig/\(.*\) and $fork/.* differ$|\1|p" \
   -e "s|^Only in $fork\(/[^:]*\)\?: \(.*\)$|\1/\2|p" -e "s|^Only in $orig\(/[^:]*\)\?: \(.*\)$|\1/\2 (deleted)|p" \
   | sed 's|^/||')

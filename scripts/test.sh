@@ -28,6 +28,9 @@ go test -count=1 -timeout 25m ./...
 # The plain build of the library: vet, then the datasets and srppo tests (numerics, sampler, PPO).
 GOEXPERIMENT= go vet ./...
 GOEXPERIMENT= go test -count=1 -timeout 15m ./datasets/ ./srppo/
+# The patched GoMLX backend (third_party/compute): only the files GOSRPPO_PATCHES.md names differ from
+# the release, and their packages' tests pass in both builds.
+bash scripts/compute-fork.sh
 bash scripts/fuzz.sh
 bash docker/lint.sh
 # The images: docker/e2e.sh builds and runs them for real, longer than CI's budget on a fresh machine
