@@ -156,3 +156,16 @@ func (bb *BroadcastBlocks) ForEach(fn func(tgtOffset int, srcOffsets []int)) {
 		}
 	}
 }
+
+// Blocks returns the block decomposition (see BroadcastBlocks) equivalent to this iterator.
+func (bi *BroadcastIterator) Blocks() (*BroadcastBlocks, bool) {
+	srcDims := make([]int, len(bi.tgtDims))
+	for axis, dim := range bi.tgtDims {
+		if bi.isBroadcast[axis] {
+			srcDims[axis] = 1
+		} else {
+			srcDims[axis] = dim
+		}
+	}
+	return NewBroadcastBlocks(bi.tgtDims, srcDims)
+}
