@@ -5,7 +5,6 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/pkg/errors"
@@ -199,13 +198,6 @@ func fusedDenseApplyActivation[T float32 | float64](backend *gobackend.Backend, 
 			dataFlat[i] = x * shapeX
 		}
 	case compute.ActivationTanh:
-		// GOSRPPO PATCH: float32 uses fastmath.Tanh32 (abs error <= 2e-7) instead of float64 math.Tanh.
-		if data32, ok := any(dataFlat).([]float32); ok {
-			for i, x := range data32 {
-				data32[i] = fastmath.Tanh32(x)
-			}
-			return
-		}
 		for i, x := range dataFlat {
 			dataFlat[i] = T(math.Tanh(float64(x)))
 		}

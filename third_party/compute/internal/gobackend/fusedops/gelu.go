@@ -9,7 +9,6 @@ import (
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/dtypes/gotype"
-	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/pkg/errors"
 )
@@ -120,17 +119,6 @@ func geluChunk[T float32 | float64](input, output []T) {
 
 func geluApproxChunk[T float32 | float64](input, output []T) {
 	sqrt2ByPi := T(math.Sqrt(2.0 / math.Pi))
-	// GOSRPPO PATCH: float32 uses fastmath.Tanh32 (abs error <= 2e-7) instead of float64 math.Tanh.
-	if in32, ok := any(input).([]float32); ok {
-		out32 := any(output).([]float32)
-		out32 = out32[:len(in32)]
-		c := float32(sqrt2ByPi)
-		for i, x := range in32 {
-			inner := c * (x + 0.044715*x*x*x)
-			out32[i] = x * 0.5 * (1.0 + fastmath.Tanh32(inner))
-		}
-		return
-	}
 	for i, x := range input {
 		inner := sqrt2ByPi * (x + 0.044715*x*x*x)
 		output[i] = x * 0.5 * (1.0 + T(math.Tanh(float64(inner))))

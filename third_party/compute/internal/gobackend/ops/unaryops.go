@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/dtypes/gotype"
 	"github.com/gomlx/compute/internal/exceptions"
-	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapeinference"
 	"github.com/pkg/errors"
@@ -963,15 +962,6 @@ func execTanh(backend *gobackend.Backend, node *gobackend.Node, inputs []*goback
 }
 
 func execTanhGeneric[T float32 | float64](inputs, outputs []T) {
-	// GOSRPPO PATCH: float32 uses fastmath.Tanh32 (abs error <= 2e-7) instead of float64 math.Tanh.
-	if in32, ok := any(inputs).([]float32); ok {
-		out32 := any(outputs).([]float32)
-		out32 = out32[:len(in32)]
-		for ii, input := range in32 {
-			out32[ii] = fastmath.Tanh32(input)
-		}
-		return
-	}
 	for ii, input := range inputs {
 		outputs[ii] = T(math.Tanh(float64(input)))
 	}
