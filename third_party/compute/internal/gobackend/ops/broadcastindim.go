@@ -109,6 +109,9 @@ func execBroadcastInDim(
 	return output, nil
 }
 
+// broadcastInDimFastPathEnabled can be turned off by tests to force the generic per-element iterator (GOSRPPO PATCH).
+var broadcastInDimFastPathEnabled = true
+
 //gobackend:dtypemap execBroadcastInDimGeneric ints,uints,floats,half,bool
 var broadcastInDimDTypeMap = gobackend.NewDTypeMap("BroadcastInDim")
 
@@ -130,6 +133,24 @@ func execBroadcastInDimGeneric[T gobackend.SupportedTypesConstraints](
 			}
 		}
 		return
+	}
+
+	// GOSRPPO PATCH: block-wise fast path -- per block either a copy (operand contiguous) or a fill (operand
+	// constant) -- instead of the per-element iterator, which is kept as the fallback.
+	if broadcastInDimFastPathEnabled {
+		if bb, ok := iter.Blocks(); ok && bb.NumBlocks*bb.BlockSize == len(outputFlat) {
+			n := bb.BlockSize
+			if bb.SrcContiguous[0] {
+				bb.ForEach(func(tgtOffset int, srcOffsets []int) {
+					copy(outputFlat[tgtOffset:tgtOffset+n], operandFlat[srcOffsets[0]:srcOffsets[0]+n])
+				})
+			} else {
+				bb.ForEach(func(tgtOffset int, srcOffsets []int) {
+					xslices.FillSlice(outputFlat[tgtOffset:tgtOffset+n], operandFlat[srcOffsets[0]])
+				})
+			}
+			return
+		}
 	}
 
 	// Arbitrary broadcasting using the flexible but slower broadcast iterator:

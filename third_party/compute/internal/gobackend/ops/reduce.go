@@ -146,6 +146,10 @@ func execReduce(backend *gobackend.Backend, node *gobackend.Node, inputs []*goba
 	if err != nil {
 		return nil, err
 	}
+	// GOSRPPO PATCH: fast path for contiguous reduced axes (see reduce_fast.go).
+	if reduceFast(node.OpType, operand, output, reduceAxes) {
+		return output, nil
+	}
 	it := NewReduceOutputIterator(operand.RawShape.Dimensions, reduceAxes)
 	dtype := output.RawShape.DType
 
