@@ -168,8 +168,12 @@ func fusedDenseAddBias[T float32 | float64](output, bias *gobackend.Buffer) {
 	outputFlat := output.Flat.([]T)
 	biasFlat := bias.Flat.([]T)
 	outFeatures := len(biasFlat)
-	for i, v := range outputFlat {
-		outputFlat[i] = v + biasFlat[i%outFeatures]
+	// gosrppo patch: row by row instead of an integer modulo per element (the same additions).
+	for start := 0; start+outFeatures <= len(outputFlat); start += outFeatures {
+		row := outputFlat[start : start+outFeatures]
+		for j, b := range biasFlat {
+			row[j] += b
+		}
 	}
 }
 

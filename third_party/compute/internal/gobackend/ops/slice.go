@@ -167,12 +167,67 @@ var sliceDTypeMap = gobackend.NewDTypeMap("Slice")
 // It iterates through the output buffer coordinates, calculates the corresponding coordinate
 // in the operand buffer using starts and strides, and copies the value.
 func execSliceGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, params *sliceNode) {
-	rank := operand.RawShape.Rank()
-	outputFlat := output.Flat.([]T)
-	operandFlat := operand.Flat.([]T)
+	if sliceFastPathEnabled {
+		SliceRuns(operand.Flat.([]T), output.Flat.([]T), operand.RawShape.Dimensions, output.RawShape.Dimensions,
+			params.starts, params.strides)
+		return
+	}
+	SliceElementwise(operand.Flat.([]T), output.Flat.([]T), operand.RawShape, output.RawShape.Dimensions, params.starts, params.strides)
+}
 
-	outputDimensions := output.RawShape.Dimensions
-	operandFlatStrides := operand.RawShape.Strides()
+// sliceFastPathEnabled switches SliceRuns on (tests compare both paths). gosrppo patch.
+var sliceFastPathEnabled = true
+
+// SliceRuns copies the slice (starts, strides per axis; outputDims its size) of operandFlat into
+// outputFlat. gosrppo patch: the original stepped a rank-long odometer for every element; this
+// copies whole runs along the last axis when its stride is 1 (copy), and element by element
+// along it otherwise, stepping the odometer once per run.
+func SliceRuns[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, operandDims, outputDims, starts, strides []int) {
+	rank := len(operandDims)
+	if rank == 0 {
+		outputFlat[0] = operandFlat[0]
+		return
+	}
+	opStrides := make([]int, rank)
+	stride := 1
+	for axis := rank - 1; axis >= 0; axis-- {
+		opStrides[axis] = stride
+		stride *= operandDims[axis]
+	}
+	in := 0
+	for axis, start := range starts {
+		in += start * opStrides[axis]
+	}
+	last := rank - 1
+	run, step := outputDims[last], strides[last]
+	idx := make([]int, rank)
+	for out := 0; out < len(outputFlat); out += run {
+		if step == 1 {
+			copy(outputFlat[out:out+run], operandFlat[in:in+run])
+		} else {
+			for j := range run {
+				outputFlat[out+j] = operandFlat[in+j*step]
+			}
+		}
+		for axis := last - 1; axis >= 0; axis-- {
+			idx[axis]++
+			if idx[axis] < outputDims[axis] {
+				in += strides[axis] * opStrides[axis]
+				break
+			}
+			in -= (outputDims[axis] - 1) * strides[axis] * opStrides[axis]
+			idx[axis] = 0
+		}
+	}
+}
+
+// SliceElementwise is the original per-element slice (kept as the fallback and the reference the
+// tests compare SliceRuns against). gosrppo patch: moved out of execSliceGeneric unchanged.
+func SliceElementwise[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, operandShape shapes.Shape, outputDimensions, starts, strides []int) {
+	rank := operandShape.Rank()
+	params := &sliceNode{starts: starts, strides: strides}
+
+	operandFlatStrides := operandShape.Strides()
 	outputAxisIdxs := make([]int, rank)
 
 	// Find operandFlatIdx start value.
