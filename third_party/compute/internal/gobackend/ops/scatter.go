@@ -186,6 +186,9 @@ func execScatter(backend *gobackend.Backend, node *gobackend.Node, inputs []*gob
 	return output, nil
 }
 
+// scatterFastPathEnabled switches the run-by-run scatter on (tests compare both paths). gosrppo patch.
+var scatterFastPathEnabled = true
+
 //gobackend:dtypemap execScatterGeneric ints,uints,floats,half
 var scatterDTypeMap = gobackend.NewDTypeMap("ScatterMax")
 
@@ -263,6 +266,20 @@ func execScatterGeneric[T gobackend.SupportedTypesConstraints](opType compute.Op
 	// Initialize an inner iterator over the output:
 	innerOutputIt := newSubIndicesIterator(outputShape, scatterParams.insertedWindowAxes...)
 
+	// gosrppo patch: when the last axis of the updates is a window axis as long as the output's
+	// last axis (and that one is not inserted), each window row is a contiguous run in both:
+	// combine whole runs and step the iterators once per run instead of once per element.
+	run := 1
+	if uRank, oRank := updatesShape.Rank(), outputShape.Rank(); scatterFastPathEnabled && uRank > 0 && oRank > 0 &&
+		slices.Contains(scatterParams.updateWindowAxes, uRank-1) &&
+		!slices.Contains(scatterParams.insertedWindowAxes, oRank-1) &&
+		updatesShape.Dimensions[uRank-1] == outputShape.Dimensions[oRank-1] {
+		run = updatesShape.Dimensions[uRank-1]
+		innerUpdatesIt.PerAxisSize[uRank-1] = 1
+		innerOutputIt.PerAxisSize[oRank-1] = 1
+	}
+	sumFloat32 := opType == compute.OpTypeScatterSum && dtype == dtypes.Float32
+
 	// Outer-loop: range over the pointed indices
 	for {
 		// Find scatter indices -> where the values are going to be combined in the output:
@@ -290,7 +307,25 @@ func execScatterGeneric[T gobackend.SupportedTypesConstraints](opType compute.Op
 		copy(innerUpdatesIt.PerAxisIdx, updatesIt.PerAxisIdx)
 
 		// Inner-loop: combine slice (window) of update into output.
-		for {
+		for run > 1 {
+			out := outputFlat[innerOutputIt.FlatIdx : innerOutputIt.FlatIdx+run]
+			upd := updatesFlat[innerUpdatesIt.FlatIdx : innerUpdatesIt.FlatIdx+run]
+			if sumFloat32 {
+				out32, upd32 := any(out).([]float32), any(upd).([]float32)
+				for j, u := range upd32 {
+					out32[j] += u
+				}
+			} else {
+				for j, u := range upd {
+					out[j] = combineFn(out[j], u)
+				}
+			}
+			if !innerUpdatesIt.Increment() {
+				break
+			}
+			innerOutputIt.Increment()
+		}
+		for run == 1 {
 			outputIdx := innerOutputIt.FlatIdx
 			updatesIdx := innerUpdatesIt.FlatIdx
 			// fmt.Println("\t\tCombine:")
