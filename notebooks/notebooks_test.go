@@ -328,7 +328,8 @@ func TestCommittedNotebooks(t *testing.T) {
 			}
 			if !setup {
 				setup = true
-				if src := multiline(c.Source); !strings.Contains(src, "-replace=github.com/gosrppo/gosrppo=${GONB_DIR}/..") || !strings.Contains(src, "gonb@v0.11.4") {
+				if src := multiline(c.Source); !strings.Contains(src, "-replace=github.com/gosrppo/gosrppo=${GONB_DIR}/..") ||
+					!strings.Contains(src, "-replace=github.com/gomlx/compute=${GONB_DIR}/../third_party/compute") || !strings.Contains(src, "gonb@v0.11.4") {
 					t.Errorf("%s: the first code cell is not the setup cell:\n%s", f, src)
 				}
 			}

@@ -111,17 +111,60 @@ func ScoreModels(models []*LM, pairs []Sequence, batchSize int) ([][][]float32, 
 		if err != nil {
 			return nil, fmt.Errorf("pairs %d…: %w", start, err)
 		}
-		for mi, m := range models {
-			rows, err := m.LogProbs(bt)
+		err = concurrently(len(models), distinctModels(models), func(mi int) error {
+			rows, err := models[mi].LogProbs(bt)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for r, s := range chunk {
 				out[mi][start+r] = append([]float32(nil), rows[r][s.LossFrom:len(s.Tokens)-1]...)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// distinctModels reports whether no model appears twice (a model's scoring graph is compiled
+// lazily, once, so the same model must not be scored from two goroutines).
+func distinctModels(models []*LM) bool {
+	for i, m := range models {
+		if slices.Contains(models[:i], m) {
+			return false
+		}
+	}
+	return true
+}
+
+// concurrently runs fn(0) … fn(n−1), in goroutines when parallel is true, and returns the first
+// error by index. The calls must touch disjoint state: independent graphs (different models'
+// scoring, the policy's and the critic's update steps) then run side by side — on the Go
+// backend each graph's ops mostly form one chain, so two graphs at once keep two cores busy
+// where one graph alone leaves one mostly idle. Each graph computes what it computes alone.
+func concurrently(n int, parallel bool, fn func(i int) error) error {
+	errs := make([]error, n)
+	if !parallel || n < 2 {
+		for i := range n {
+			if errs[i] = fn(i); errs[i] != nil {
+				return errs[i]
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Logits returns the next-token logits [T][V] at every position of one sequence of at most

@@ -144,11 +144,17 @@ func Score(r *Rollout, ms Models) error {
 	for i, row := range r.Rows {
 		pairs[i] = PairSequence(row.PromptTokens, row.Tokens)
 	}
-	lps, err := ScoreModels([]*LM{ms.Policy, ms.SFT, ms.PT}, pairs, cfg.batchRows(len(pairs)))
-	if err != nil {
+	// The three models' log-probs and the critic's values are independent graphs: side by side.
+	var lps [][][]float32
+	var values [][]float32
+	err := concurrently(2, true, func(i int) (err error) {
+		if i == 0 {
+			lps, err = ScoreModels([]*LM{ms.Policy, ms.SFT, ms.PT}, pairs, cfg.batchRows(len(pairs)))
+		} else {
+			values, err = criticValues(ms.Critic, pairs, cfg.batchRows(len(pairs)))
+		}
 		return err
-	}
-	values, err := criticValues(ms.Critic, pairs, cfg.batchRows(len(pairs)))
+	})
 	if err != nil {
 		return err
 	}

@@ -47,13 +47,20 @@ func Update(r *Rollout, ms Models, rng *rand.Rand) (*UpdateStats, error) {
 			if err != nil {
 				return nil, err
 			}
-			pOut, err := e.policyStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldLogp, mb.adv, tensors.FromScalar(float32(cfg.ActorLR)))...)
+			// The policy's and the critic's steps share no weights: side by side.
+			var pOut, cOut []*tensors.Tensor
+			err = concurrently(2, true, func(i int) (err error) {
+				if i == 0 {
+					if pOut, err = e.policyStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldLogp, mb.adv, tensors.FromScalar(float32(cfg.ActorLR)))...); err != nil {
+						return fmt.Errorf("policy update: %w", err)
+					}
+				} else if cOut, err = e.criticStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...); err != nil {
+					return fmt.Errorf("critic update: %w", err)
+				}
+				return nil
+			})
 			if err != nil {
-				return nil, fmt.Errorf("policy update: %w", err)
-			}
-			cOut, err := e.criticStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...)
-			if err != nil {
-				return nil, fmt.Errorf("critic update: %w", err)
+				return nil, err
 			}
 			v := func(ts []*tensors.Tensor, i int) float64 { return float64(tensors.ToScalar[float32](ts[i])) }
 			if epoch == 0 && start == 0 {
