@@ -563,3 +563,47 @@ func TestUpdateGraphInputs(t *testing.T) {
 		t.Errorf("batch has %d tensors; inputs mask %d, old %d/%d, target %d/%d, lr %d", n, inMask, inOldLogp, inOldValues, inAdvantages, inReturns, inLR)
 	}
 }
+
+// TestSideBySideIsExact runs two PPO iterations with the independent graphs side by side (the
+// policy's and the critic's update steps, the models' scoring passes) and one after another:
+// the metrics and both networks' weights agree bit for bit.
+func TestSideBySideIsExact(t *testing.T) {
+	sft, pt, pool := tinyPPOSetup(t)
+	cfg := DefaultPPOConfig(PlaceEOS)
+	cfg.Prompts, cfg.Samples, cfg.MaxNew, cfg.Minibatch, cfg.ScoreBatch, cfg.ActorLR = 4, 2, 4, 4, 8, 1e-3
+	type outcome struct {
+		metrics        []*Metrics
+		policy, critic map[string][]float32
+	}
+	runOnce := func(parallel bool) outcome {
+		sideBySide = parallel
+		defer func() { sideBySide = true }()
+		run, err := NewPPORun(t.TempDir(), cfg, 5, sft, pt, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o outcome
+		for range 2 {
+			m, _, err := run.Iterate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Seconds = 0
+			o.metrics = append(o.metrics, m)
+		}
+		if o.policy, err = run.Models.Policy.Params(); err != nil {
+			t.Fatal(err)
+		}
+		if o.critic, err = run.Models.Critic.LM.Params(); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	parallel, sequential := runOnce(true), runOnce(false)
+	if !reflect.DeepEqual(parallel.metrics, sequential.metrics) {
+		t.Errorf("metrics differ:\nside by side %+v\none by one   %+v", parallel.metrics, sequential.metrics)
+	}
+	if !reflect.DeepEqual(parallel.policy, sequential.policy) || !reflect.DeepEqual(parallel.critic, sequential.critic) {
+		t.Error("weights differ between side-by-side and one-by-one runs")
+	}
+}

@@ -54,7 +54,7 @@ func Update(r *Rollout, ms Models, rng *rand.Rand) (*UpdateStats, error) {
 					if pOut, err = e.policyStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldLogp, mb.adv, tensors.FromScalar(float32(cfg.ActorLR)))...); err != nil {
 						return fmt.Errorf("policy update: %w", err)
 					}
-				} else if cOut, err = e.criticStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...); err != nil {
+				} else if cOut, err = e.criticStep.Call(append(batchInputs(mb.batch), mb.criticMask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...); err != nil {
 					return fmt.Errorf("critic update: %w", err)
 				}
 				return nil
@@ -94,8 +94,8 @@ func Update(r *Rollout, ms Models, rng *rand.Rand) (*UpdateStats, error) {
 }
 
 type minibatch struct {
-	batch                                  *Batch
-	mask, oldLogp, adv, oldValues, returns *tensors.Tensor
+	batch                                              *Batch
+	mask, criticMask, oldLogp, adv, oldValues, returns *tensors.Tensor
 }
 
 // buildMinibatch lays rows idx out one per row (prompt + response, teacher forced) and places
@@ -120,7 +120,10 @@ func buildMinibatch(rows []RolloutRow, idx []int, b, t int) (*minibatch, error) 
 		copy(returns[base:], row.Returns)
 	}
 	f := func(x []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(x, b, t) }
-	return &minibatch{batch: bt, mask: f(bt.LossMask), oldLogp: f(oldLogp), adv: f(adv), oldValues: f(oldValues), returns: f(returns)}, nil
+	// The policy's and the critic's steps run side by side and a tensor must not be handed to two
+	// graph calls at once (its transfer to the backend is not safe for that): one mask each.
+	return &minibatch{batch: bt, mask: f(bt.LossMask), criticMask: f(bt.LossMask), oldLogp: f(oldLogp), adv: f(adv),
+		oldValues: f(oldValues), returns: f(returns)}, nil
 }
 
 // learnerKey identifies the compiled PPO graphs: the policy they train and the knobs baked into
