@@ -329,7 +329,7 @@ func TestCommittedNotebooks(t *testing.T) {
 			if !setup {
 				setup = true
 				if src := multiline(c.Source); !strings.Contains(src, "-replace=github.com/gosrppo/gosrppo=${GONB_DIR}/..") ||
-					!strings.Contains(src, "-replace=github.com/gomlx/compute=${GONB_DIR}/../third_party/compute") || !strings.Contains(src, "gonb@v0.11.4") {
+					!strings.Contains(src, "-replace=github.com/gomlx/compute@v0.1.2=${GONB_DIR}/../third_party/compute") || !strings.Contains(src, "gonb@v0.11.4") {
 					t.Errorf("%s: the first code cell is not the setup cell:\n%s", f, src)
 				}
 			}
