@@ -78,7 +78,7 @@ func (s *Study) SweepFigures(st *SweepTables, dir string) ([]string, error) {
 		if st.Budget.Seeds < 2 {
 			g.SD = nil
 		}
-		data, err := plotting.HeatMap(fmt.Sprintf("Out-of-domain EM gain over SFT (points), N=%d%s", sp.N, overSeeds(st.Budget.Seeds)),
+		data, err := plotting.HeatMap(fmt.Sprintf("OOD EM gain over SFT (points), N=%d%s", sp.N, overSeeds(st.Budget.Seeds)),
 			"KL coefficient β", "π_pt variant (zero-shot chat EM)", g, plotting.PNG)
 		if err := write(SweepHeatMapFigure, data, err); err != nil {
 			return nil, err
