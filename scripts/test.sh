@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-# The tested default build is GOEXPERIMENT=simd (GoMLX's AVX2/AVX-512 kernels, 2.5–4× faster on this
+# The tested default build is GOEXPERIMENT=simd (GoMLX's AVX2/AVX-512 kernels, 4–6× faster on this
 # project's model; README "Backends"): every test, the fuzzers and the notebooks run in it. The plain
 # build (no experiment) stays correct: it is vetted and the library's tests run in it too, below.
 export GOEXPERIMENT=simd
