@@ -180,8 +180,8 @@ var sliceFastPathEnabled = true
 
 // SliceRuns copies the slice (starts, strides per axis; outputDims its size) of operandFlat into
 // outputFlat. gosrppo patch: the original stepped a rank-long odometer for every element; this
-// copies whole runs along the last axis when its stride is 1 (copy), and element by element
-// along it otherwise, stepping the odometer once per run.
+// copies whole runs along the last axis (copy when its stride is 1) and walks the other axes once
+// per run with forEachOffset (transpose.go).
 func SliceRuns[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, operandDims, outputDims, starts, strides []int) {
 	rank := len(operandDims)
 	if rank == 0 {
@@ -194,31 +194,30 @@ func SliceRuns[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []
 		opStrides[axis] = stride
 		stride *= operandDims[axis]
 	}
-	in := 0
+	first := 0
 	for axis, start := range starts {
-		in += start * opStrides[axis]
+		first += start * opStrides[axis]
 	}
 	last := rank - 1
 	run, step := outputDims[last], strides[last]
-	idx := make([]int, rank)
-	for out := 0; out < len(outputFlat); out += run {
+	// The axes before the last, innermost first: their size and their steps in operand and output.
+	dims, inSteps, outSteps := make([]int, last), make([]int, last), make([]int, last)
+	outStride := run
+	for k := range last {
+		axis := last - 1 - k
+		dims[k], inSteps[k], outSteps[k] = outputDims[axis], strides[axis]*opStrides[axis], outStride
+		outStride *= outputDims[axis]
+	}
+	forEachOffset(dims, inSteps, outSteps, func(in, out int) {
+		in += first
 		if step == 1 {
 			copy(outputFlat[out:out+run], operandFlat[in:in+run])
-		} else {
-			for j := range run {
-				outputFlat[out+j] = operandFlat[in+j*step]
-			}
+			return
 		}
-		for axis := last - 1; axis >= 0; axis-- {
-			idx[axis]++
-			if idx[axis] < outputDims[axis] {
-				in += strides[axis] * opStrides[axis]
-				break
-			}
-			in -= (outputDims[axis] - 1) * strides[axis] * opStrides[axis]
-			idx[axis] = 0
+		for j := range run {
+			outputFlat[out+j] = operandFlat[in+j*step]
 		}
-	}
+	})
 }
 
 // SliceElementwise is the original per-element slice (kept as the fallback and the reference the
