@@ -19,26 +19,26 @@ func distinctModels(models []*LM) bool {
 // sideBySide lets concurrently run its calls in goroutines (tests switch it off to compare).
 var sideBySide = true
 
-// concurrently runs fn(0) … fn(n−1), in goroutines when parallel is true, and returns the first
-// error by index. The calls must touch disjoint state: independent graphs (different models'
+// concurrently runs the calls, in goroutines when parallel is true, and returns the first error
+// in call order. The calls must touch disjoint state: independent graphs (different models'
 // scoring, the policy's and the critic's update steps) then run side by side — on the Go
 // backend each graph's ops mostly form one chain, so two graphs at once keep two cores busy
 // where one graph alone leaves one mostly idle. Each graph computes what it computes alone.
 // The calls must not share a *tensors.Tensor argument either: handing one tensor to two graph
 // calls at once races in its transfer to the backend.
-func concurrently(n int, parallel bool, fn func(i int) error) error {
-	errs := make([]error, n)
-	if !parallel || !sideBySide || n < 2 {
-		for i := range n {
-			if errs[i] = fn(i); errs[i] != nil {
-				return errs[i]
+func concurrently(parallel bool, calls ...func() error) error {
+	errs := make([]error, len(calls))
+	if !parallel || !sideBySide || len(calls) < 2 {
+		for _, call := range calls {
+			if err := call(); err != nil {
+				return err
 			}
 		}
 		return nil
 	}
 	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
+	for i, call := range calls {
+		wg.Go(func() { errs[i] = call() })
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -111,17 +111,20 @@ func ScoreModels(models []*LM, pairs []Sequence, batchSize int) ([][][]float32, 
 		if err != nil {
 			return nil, fmt.Errorf("pairs %d…: %w", start, err)
 		}
-		err = concurrently(len(models), distinctModels(models), func(mi int) error {
-			rows, err := models[mi].LogProbs(bt)
-			if err != nil {
-				return err
+		calls := make([]func() error, len(models))
+		for mi, m := range models {
+			calls[mi] = func() error {
+				rows, err := m.LogProbs(bt)
+				if err != nil {
+					return err
+				}
+				for r, s := range chunk {
+					out[mi][start+r] = append([]float32(nil), rows[r][s.LossFrom:len(s.Tokens)-1]...)
+				}
+				return nil
 			}
-			for r, s := range chunk {
-				out[mi][start+r] = append([]float32(nil), rows[r][s.LossFrom:len(s.Tokens)-1]...)
-			}
-			return nil
-		})
-		if err != nil {
+		}
+		if err := concurrently(distinctModels(models), calls...); err != nil {
 			return nil, err
 		}
 	}

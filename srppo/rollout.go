@@ -147,14 +147,15 @@ func Score(r *Rollout, ms Models) error {
 	// The three models' log-probs and the critic's values are independent graphs: side by side.
 	var lps [][][]float32
 	var values [][]float32
-	err := concurrently(2, true, func(i int) (err error) {
-		if i == 0 {
+	err := concurrently(true,
+		func() (err error) {
 			lps, err = ScoreModels([]*LM{ms.Policy, ms.SFT, ms.PT}, pairs, cfg.batchRows(len(pairs)))
-		} else {
+			return err
+		},
+		func() (err error) {
 			values, err = criticValues(ms.Critic, pairs, cfg.batchRows(len(pairs)))
-		}
-		return err
-	})
+			return err
+		})
 	if err != nil {
 		return err
 	}

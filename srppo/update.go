@@ -49,16 +49,19 @@ func Update(r *Rollout, ms Models, rng *rand.Rand) (*UpdateStats, error) {
 			}
 			// The policy's and the critic's steps share no weights: side by side.
 			var pOut, cOut []*tensors.Tensor
-			err = concurrently(2, true, func(i int) (err error) {
-				if i == 0 {
+			err = concurrently(true,
+				func() (err error) {
 					if pOut, err = e.policyStep.Call(append(batchInputs(mb.batch), mb.mask, mb.oldLogp, mb.adv, tensors.FromScalar(float32(cfg.ActorLR)))...); err != nil {
 						return fmt.Errorf("policy update: %w", err)
 					}
-				} else if cOut, err = e.criticStep.Call(append(batchInputs(mb.batch), mb.criticMask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...); err != nil {
-					return fmt.Errorf("critic update: %w", err)
-				}
-				return nil
-			})
+					return nil
+				},
+				func() (err error) {
+					if cOut, err = e.criticStep.Call(append(batchInputs(mb.batch), mb.criticMask, mb.oldValues, mb.returns, tensors.FromScalar(float32(cfg.CriticLR)))...); err != nil {
+						return fmt.Errorf("critic update: %w", err)
+					}
+					return nil
+				})
 			if err != nil {
 				return nil, err
 			}
