@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/dtypes/gotype"
+	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/pkg/errors"
 )
@@ -56,7 +57,10 @@ func execFusedGelu(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 		if data.exact {
 			geluParallelizeChunked(backend, input.Flat.([]float32), output.Flat.([]float32), geluChunk[float32])
 		} else {
-			geluParallelizeChunked(backend, input.Flat.([]float32), output.Flat.([]float32), geluApproxChunk[float32])
+			// gosrppo patch: geluApproxChunk's results, bit for bit, vectorized (internal/fastmath/tanh32.go).
+			geluParallelizeChunked(backend, input.Flat.([]float32), output.Flat.([]float32), func(in, out []float32) {
+				fastmath.GeluTanhFloat32s(out, in)
+			})
 		}
 	case dtypes.Float64:
 		if data.exact {

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/dtypes/gotype"
 	"github.com/gomlx/compute/internal/exceptions"
+	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapeinference"
 	"github.com/pkg/errors"
@@ -948,7 +949,8 @@ func execTanh(backend *gobackend.Backend, node *gobackend.Node, inputs []*goback
 	}
 	switch input.RawShape.DType {
 	case dtypes.Float32:
-		execTanhGeneric(input.Flat.([]float32), output.Flat.([]float32))
+		// gosrppo patch: execTanhGeneric's results, bit for bit, vectorized (internal/fastmath/tanh32.go).
+		fastmath.TanhFloat32s(output.Flat.([]float32), input.Flat.([]float32))
 	case dtypes.Float64:
 		execTanhGeneric(input.Flat.([]float64), output.Flat.([]float64))
 	case dtypes.BFloat16:

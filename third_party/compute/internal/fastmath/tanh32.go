@@ -1,0 +1,40 @@
+// gosrppo patch: float32 tanh and GELU (tanh form) kernels that return exactly what the upstream
+// per-element code returns, faster where AVX-512 is available (tanh32_simd_amd64.go).
+
+package fastmath
+
+import "math"
+
+// TanhFloat32s sets out[i] = float32(math.Tanh(float64(in[i]))) for i < len(out), bit for bit the
+// Go backend's per-element Tanh on float32, for every float32 input (TestTanhFloat32sAllInputs).
+//
+// The vector path evaluates tanh in float64 lanes (Cephes' rational form below 0.625, as math.Tanh;
+// 1 − 2/(e^{2|x|}+1) with its own e^y above) and rounds to float32. Its float64 value can differ from
+// math.Tanh's in the last bits, which can change the float32 rounding only when the value lies within
+// that error of a float32 rounding midpoint; such lanes (and NaN, zero and tiny inputs) are recomputed
+// with math.Tanh. Other builds use math.Tanh throughout.
+func TanhFloat32s(out, in []float32) {
+	in = in[:len(out)]
+	for i := tanhFloat32sVector(out, in); i < len(out); i++ {
+		out[i] = float32(math.Tanh(float64(in[i])))
+	}
+}
+
+// GeluTanhFloat32s sets out[i] = GeluTanhFloat32(in[i]) for i < len(out), bit for bit, with the same
+// vector path as TanhFloat32s for the tanh and float32 lanes (same operations, same order, no fused
+// multiply-add) for the rest.
+func GeluTanhFloat32s(out, in []float32) {
+	in = in[:len(out)]
+	for i := geluTanhFloat32sVector(out, in); i < len(out); i++ {
+		out[i] = GeluTanhFloat32(in[i])
+	}
+}
+
+// GeluTanhFloat32 is the Go backend's per-element float32 GELU, tanh form (fusedops' geluApproxChunk):
+// x·0.5·(1 + tanh(√(2/π)·(x + 0.044715·x³))), each operation rounded to float32 except tanh, which is
+// math.Tanh in float64 rounded once.
+func GeluTanhFloat32(x float32) float32 {
+	const sqrt2ByPi = float32(0.7978845608028654) // float32(math.Sqrt(2 / math.Pi))
+	inner := sqrt2ByPi * (x + 0.044715*x*x*x)
+	return x * 0.5 * (1.0 + float32(math.Tanh(float64(inner))))
+}

@@ -1,0 +1,142 @@
+// gosrppo patch: AVX-512 paths of tanh32.go's kernels.
+
+//go:build amd64 && goexperiment.simd
+
+package fastmath
+
+import (
+	"math"
+	"simd/archsimd"
+)
+
+var haveAVX512 = archsimd.X86.AVX512()
+
+// tanhFloat32sVector does tanh32.go's TanhFloat32s for whole blocks of 16 and returns how many
+// elements it did (0 without AVX-512).
+func tanhFloat32sVector(out, in []float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	i := 0
+	for ; i+16 <= len(out); i += 16 {
+		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
+		t, redo := tanhFloat32x16(x)
+		t.StoreSlice(out[i : i+16])
+		if redo != 0 { // from x, not in: out may be in
+			var xs [16]float32
+			x.Store(&xs)
+			for ; redo != 0; redo &= redo - 1 {
+				j := lowestBit(redo)
+				out[i+j] = float32(math.Tanh(float64(xs[j])))
+			}
+		}
+	}
+	return i
+}
+
+// geluTanhFloat32sVector does GeluTanhFloat32s for whole blocks of 16 and returns how many elements
+// it did. The float32 operations are GeluTanhFloat32's, in its order, one rounding each.
+func geluTanhFloat32sVector(out, in []float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	sqrt2ByPi := archsimd.BroadcastFloat32x16(float32(0.7978845608028654))
+	cubic := archsimd.BroadcastFloat32x16(0.044715)
+	half := archsimd.BroadcastFloat32x16(0.5)
+	one := archsimd.BroadcastFloat32x16(1)
+	i := 0
+	for ; i+16 <= len(out); i += 16 {
+		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
+		inner := sqrt2ByPi.Mul(x.Add(cubic.Mul(x).Mul(x).Mul(x)))
+		t, redo := tanhFloat32x16(inner)
+		x.Mul(half).Mul(one.Add(t)).StoreSlice(out[i : i+16])
+		if redo != 0 { // from x, not in: out may be in
+			var xs [16]float32
+			x.Store(&xs)
+			for ; redo != 0; redo &= redo - 1 {
+				j := lowestBit(redo)
+				out[i+j] = GeluTanhFloat32(xs[j])
+			}
+		}
+	}
+	return i
+}
+
+func lowestBit(m uint16) int {
+	n := 0
+	for m&1 == 0 {
+		m >>= 1
+		n++
+	}
+	return n
+}
+
+// tanhFloat32x16 returns float32(tanh(x)) per lane and a bit mask of the lanes the caller must
+// recompute with math.Tanh.
+func tanhFloat32x16(x archsimd.Float32x16) (archsimd.Float32x16, uint16) {
+	lo, redoLo := tanhFloat64x8(x.GetLo().ConvertToFloat64())
+	hi, redoHi := tanhFloat64x8(x.GetHi().ConvertToFloat64())
+	var t archsimd.Float32x16
+	t = t.SetLo(lo.ConvertToFloat32()).SetHi(hi.ConvertToFloat32())
+	return t, uint16(redoLo) | uint16(redoHi)<<8
+}
+
+// Constants of tanhFloat64x8.
+const (
+	// midpointMargin is how close, in float64 units in the last place, a value may come to a float32
+	// rounding midpoint before its lane is recomputed: far above the vector path's error against
+	// math.Tanh (TestTanhFloat32sAllInputs reports the largest seen).
+	midpointMargin = 1 << 12
+	float32Dropped = 1<<29 - 1 // the float64 mantissa bits that rounding to float32 drops
+	float32Half    = 1 << 28   // their value at a float32 rounding midpoint
+)
+
+var (
+	tanhP = [3]float64{-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3}
+	tanhQ = [3]float64{1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3}
+)
+
+// tanhFloat64x8 is tanh per lane to float64 accuracy (a few units in the last place against
+// math.Tanh), plus the mask of lanes whose float32 rounding it cannot vouch for.
+func tanhFloat64x8(v archsimd.Float64x8) (archsimd.Float64x8, uint8) {
+	bc := archsimd.BroadcastFloat64x8
+	abs := v.AsUint64x8().And(archsimd.BroadcastUint64x8(1<<63 - 1)).AsFloat64x8()
+
+	// |v| < 0.625: math.Tanh's rational form, v + v·s·P(s)/Q(s) with s = v².
+	s := v.Mul(v)
+	num := bc(tanhP[0]).Mul(s).Add(bc(tanhP[1])).Mul(s).Add(bc(tanhP[2]))
+	den := s.Add(bc(tanhQ[0])).Mul(s).Add(bc(tanhQ[1])).Mul(s).Add(bc(tanhQ[2]))
+	small := v.Add(v.Mul(s).Mul(num).Div(den))
+
+	// |v| ≥ 0.625: 1 − 2/(e^y + 1), y = 2|v| (at most 40: tanh is 1 in float64 beyond 19.1).
+	// e^y = 2^k·e^r with k = round(y/ln 2), r = y − k·ln 2 (|r| ≤ ln2/2), e^r by Taylor to r¹³/13!.
+	y := abs.Add(abs).Min(bc(40))
+	k := y.Mul(bc(math.Log2E)).RoundToEvenScaled(0)
+	r := y.Sub(k.Mul(bc(ln2Hi))).Sub(k.Mul(bc(ln2Lo)))
+	p := bc(1.0 / 6227020800) // 1/13!
+	for _, c := range expTaylor {
+		p = p.MulAdd(r, bc(c))
+	}
+	large := bc(1).Sub(bc(2).Div(p.Scale(k).Add(bc(1))))
+	large = bc(0).Sub(large).Merge(large, v.Less(bc(0)))
+
+	t := small.Merge(large, abs.Less(bc(0.625)))
+
+	bits := t.AsUint64x8().And(archsimd.BroadcastUint64x8(float32Dropped))
+	nearMidpoint := bits.Sub(archsimd.BroadcastUint64x8(float32Half - midpointMargin)).
+		Less(archsimd.BroadcastUint64x8(2 * midpointMargin))
+	// Zero (whose sign the rational form loses), float32 subnormal results and NaN go to math.Tanh.
+	redo := nearMidpoint.Or(abs.Less(bc(0x1p-100))).Or(v.IsNaN())
+	return t, redo.ToBits()
+}
+
+const (
+	ln2Hi = 6.93147180369123816490e-01 // math.Exp's split of ln 2: k·ln2Hi is exact for |k| < 2¹⁰
+	ln2Lo = 1.90821492927058770002e-10
+)
+
+// expTaylor are 1/12!, 1/11!, …, 1/1!, 1/0!: Horner's coefficients after 1/13!.
+var expTaylor = [13]float64{
+	1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
+	1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1,
+}

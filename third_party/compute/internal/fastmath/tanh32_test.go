@@ -1,0 +1,117 @@
+// gosrppo patch: tests of tanh32.go against the per-element code it replaces.
+
+package fastmath
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// forAllFloat32 calls check with consecutive blocks of float32 bit patterns covering every pattern
+// from lo to hi (inclusive), split over the CPUs.
+func forAllFloat32(lo, hi uint32, check func(in []float32) (mismatches int)) int {
+	const block = 1 << 16
+	var mu sync.Mutex
+	total := 0
+	next := uint64(lo)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := make([]float32, block)
+			for {
+				mu.Lock()
+				start := next
+				next += block
+				mu.Unlock()
+				if start > uint64(hi) {
+					return
+				}
+				n := min(uint64(block), uint64(hi)-start+1)
+				for i := range n {
+					in[i] = math.Float32frombits(uint32(start + i))
+				}
+				bad := check(in[:n])
+				mu.Lock()
+				total += bad
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return total
+}
+
+func sameFloat32(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+}
+
+// TestTanhFloat32sAllInputs compares TanhFloat32s and GeluTanhFloat32s with the per-element code
+// they replace over every float32 bit pattern (a few minutes on 2 cores); with -short, or unless
+// GOSRPPO_ALL_FLOAT32=1, over every 61st pattern.
+func TestTanhFloat32sAllInputs(t *testing.T) {
+	stride := uint32(61)
+	if os.Getenv("GOSRPPO_ALL_FLOAT32") == "1" && !testing.Short() {
+		stride = 1
+	}
+	bad := forAllFloat32(0, math.MaxUint32/stride, func(in []float32) int {
+		for i := range in {
+			in[i] = math.Float32frombits(math.Float32bits(in[i]) * stride)
+		}
+		out := make([]float32, len(in))
+		gelu := make([]float32, len(in))
+		TanhFloat32s(out, in)
+		GeluTanhFloat32s(gelu, in)
+		n := 0
+		for i, x := range in {
+			if want := float32(math.Tanh(float64(x))); !sameFloat32(out[i], want) {
+				if n < 3 {
+					t.Errorf("TanhFloat32s(%g [%#08x]) = %g [%#08x], want %g [%#08x]", x, math.Float32bits(x),
+						out[i], math.Float32bits(out[i]), want, math.Float32bits(want))
+				}
+				n++
+			}
+			if want := GeluTanhFloat32(x); !sameFloat32(gelu[i], want) {
+				if n < 3 {
+					t.Errorf("GeluTanhFloat32s(%g) = %g, want %g", x, gelu[i], want)
+				}
+				n++
+			}
+		}
+		return n
+	})
+	if bad > 0 {
+		t.Fatalf("%d mismatches", bad)
+	}
+}
+
+// TestTanhFloat32sLengths checks the tails (lengths that are not a multiple of the vector width)
+// and special values.
+func TestTanhFloat32sLengths(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), 1e-45, -1e-45, 0.625, -0.625, 0.62499994, 9, 20, 1e30, -3.5}
+	for n := 0; n <= 40; n++ {
+		in := make([]float32, n)
+		for i := range in {
+			in[i] = special[i%len(special)] * float32(1+i/len(special))
+		}
+		out := make([]float32, n)
+		TanhFloat32s(out, in)
+		inPlace := append([]float32(nil), in...) // the Go backend reuses an input buffer it owns
+		TanhFloat32s(inPlace, inPlace)
+		gelu := append([]float32(nil), in...)
+		GeluTanhFloat32s(gelu, gelu)
+		for i, x := range in {
+			if want := float32(math.Tanh(float64(x))); !sameFloat32(out[i], want) || !sameFloat32(inPlace[i], want) {
+				t.Errorf("n=%d: TanhFloat32s(%g) = %g (in place %g), want %g", n, x, out[i], inPlace[i], want)
+			}
+			if want := GeluTanhFloat32(x); !sameFloat32(gelu[i], want) {
+				t.Errorf("n=%d: GeluTanhFloat32s(%g) in place = %g, want %g", n, x, gelu[i], want)
+			}
+		}
+	}
+}
