@@ -57,7 +57,7 @@ func execFusedGelu(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 		if data.exact {
 			geluParallelizeChunked(backend, input.Flat.([]float32), output.Flat.([]float32), geluChunk[float32])
 		} else {
-			// gosrppo patch: geluApproxChunk's results, bit for bit, vectorized (internal/fastmath/tanh32.go).
+			// gosrppo patch: geluApproxChunk's results, bit for bit, vectorized (internal/fastmath/exact32.go).
 			geluParallelizeChunked(backend, input.Flat.([]float32), output.Flat.([]float32), func(in, out []float32) {
 				fastmath.GeluTanhFloat32s(out, in)
 			})

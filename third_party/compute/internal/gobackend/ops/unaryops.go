@@ -480,7 +480,8 @@ func execExp(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobacke
 	}
 	switch input.RawShape.DType {
 	case dtypes.Float32:
-		execExpGeneric(input.Flat.([]float32), output.Flat.([]float32))
+		// gosrppo patch: execExpGeneric's results, bit for bit, vectorized (internal/fastmath/exact32.go).
+		fastmath.ExpFloat32s(output.Flat.([]float32), input.Flat.([]float32))
 	case dtypes.Float64:
 		execExpGeneric(input.Flat.([]float64), output.Flat.([]float64))
 	case dtypes.BFloat16:
@@ -835,7 +836,8 @@ func execSqrt(backend *gobackend.Backend, node *gobackend.Node, inputs []*goback
 	}
 	switch input.RawShape.DType {
 	case dtypes.Float32:
-		execSqrtGeneric(input.Flat.([]float32), output.Flat.([]float32))
+		// gosrppo patch: execSqrtGeneric's results, bit for bit, vectorized (internal/fastmath/exact32.go).
+		fastmath.SqrtFloat32s(output.Flat.([]float32), input.Flat.([]float32))
 	case dtypes.Float64:
 		execSqrtGeneric(input.Flat.([]float64), output.Flat.([]float64))
 	case dtypes.BFloat16:
@@ -949,7 +951,7 @@ func execTanh(backend *gobackend.Backend, node *gobackend.Node, inputs []*goback
 	}
 	switch input.RawShape.DType {
 	case dtypes.Float32:
-		// gosrppo patch: execTanhGeneric's results, bit for bit, vectorized (internal/fastmath/tanh32.go).
+		// gosrppo patch: execTanhGeneric's results, bit for bit, vectorized (internal/fastmath/exact32.go).
 		fastmath.TanhFloat32s(output.Flat.([]float32), input.Flat.([]float32))
 	case dtypes.Float64:
 		execTanhGeneric(input.Flat.([]float64), output.Flat.([]float64))

@@ -279,7 +279,9 @@ func avx512LargeKernelFloat32( //alt:f32
 	lhsBasePtr := uintptr(unsafe.Pointer(unsafe.SliceData(packedLHS)))
 
 	// Loop 1 (ir): Micro-Kernel Rows (Mr == lhsL1BlockRows)
-	for lhsRowIdx := 0; lhsRowIdx < lhsActiveRows; lhsRowIdx += kernelRows {
+	lhsRowIdx := 0
+	lhsRowIdx = avx512LargeKernel12RowsFloat32(packedLHS, packedRHS, packedOutput, rhsPanelCols, contractingLen, lhsActiveRows, rhsActiveCols) //alt:f32 (gosrppo patch: avx512_large_rows12.go)
+	for ; lhsRowIdx < lhsActiveRows; lhsRowIdx += kernelRows {
 		// Loop 2 (jr): Micro-Kernel Columns (Nr == rhsL1BlockCols)
 		for rhsColIdx := 0; rhsColIdx < rhsActiveCols; rhsColIdx += kernelCols {
 			// Output index calculation (relative to panel)

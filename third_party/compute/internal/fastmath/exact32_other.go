@@ -1,4 +1,4 @@
-// gosrppo patch: scalar builds of tanh32.go's kernels.
+// gosrppo patch: scalar builds of exact32.go's kernels.
 
 //go:build !(amd64 && goexperiment.simd)
 
@@ -6,3 +6,5 @@ package fastmath
 
 func tanhFloat32sVector(out, in []float32) int     { return 0 }
 func geluTanhFloat32sVector(out, in []float32) int { return 0 }
+func expFloat32sVector(out, in []float32) int      { return 0 }
+func sqrtFloat32sVector(out, in []float32) int     { return 0 }

@@ -1,4 +1,4 @@
-// gosrppo patch: the float32 Tanh op's vector kernel against the per-element code it replaced.
+// gosrppo patch: the float32 Tanh and Exp ops' vector kernels against the per-element code they replaced.
 
 package ops
 
@@ -24,6 +24,24 @@ func TestTanhFloat32MatchesGeneric(t *testing.T) {
 	for i := range in {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
 			t.Fatalf("tanh(%g) = %g, generic %g", in[i], got[i], want[i])
+		}
+	}
+}
+
+func TestExpFloat32MatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	in := make([]float32, 100_003)
+	for i := range in {
+		in[i] = float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(14)-6)))
+	}
+	in[7], in[8], in[9], in[10] = 0, float32(math.NaN()), -100, 100
+	want := make([]float32, len(in))
+	execExpGeneric(in, want)
+	got := make([]float32, len(in))
+	fastmath.ExpFloat32s(got, in)
+	for i := range in {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+			t.Fatalf("exp(%g) = %g, generic %g", in[i], got[i], want[i])
 		}
 	}
 }

@@ -1,5 +1,5 @@
-// gosrppo patch: float32 tanh and GELU (tanh form) kernels that return exactly what the upstream
-// per-element code returns, faster where AVX-512 is available (tanh32_simd_amd64.go).
+// gosrppo patch: float32 exp, tanh and GELU (tanh form) kernels that return exactly what the
+// upstream per-element code returns, faster where AVX-512 is available (exact32_simd_amd64.go).
 
 package fastmath
 
@@ -17,6 +17,28 @@ func TanhFloat32s(out, in []float32) {
 	in = in[:len(out)]
 	for i := tanhFloat32sVector(out, in); i < len(out); i++ {
 		out[i] = float32(math.Tanh(float64(in[i])))
+	}
+}
+
+// ExpFloat32s sets out[i] = float32(math.Exp(float64(in[i]))) for i < len(out), bit for bit the Go
+// backend's per-element Exp on float32, for every float32 input (TestExpFloat32sAllInputs), by the
+// same method as TanhFloat32s: e^x in float64 lanes, lanes near a float32 rounding midpoint or outside
+// float32's normal range recomputed with math.Exp.
+func ExpFloat32s(out, in []float32) {
+	in = in[:len(out)]
+	for i := expFloat32sVector(out, in); i < len(out); i++ {
+		out[i] = float32(math.Exp(float64(in[i])))
+	}
+}
+
+// SqrtFloat32s sets out[i] = float32(math.Sqrt(float64(in[i]))) for i < len(out), bit for bit, with
+// the vector square root where AVX-512 is available: float32's correctly rounded square root equals
+// the float64 one rounded to float32 (53 ≥ 2·24 + 2, so the double rounding is innocuous), and
+// TestFloat32sAllInputs checks it on every input.
+func SqrtFloat32s(out, in []float32) {
+	in = in[:len(out)]
+	for i := sqrtFloat32sVector(out, in); i < len(out); i++ {
+		out[i] = float32(math.Sqrt(float64(in[i])))
 	}
 }
 

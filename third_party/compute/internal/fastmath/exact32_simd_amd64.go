@@ -1,4 +1,4 @@
-// gosrppo patch: AVX-512 paths of tanh32.go's kernels.
+// gosrppo patch: AVX-512 paths of exact32.go's kernels.
 
 //go:build amd64 && goexperiment.simd
 
@@ -11,7 +11,7 @@ import (
 
 var haveAVX512 = archsimd.X86.AVX512()
 
-// tanhFloat32sVector does tanh32.go's TanhFloat32s for whole blocks of 16 and returns how many
+// tanhFloat32sVector does exact32.go's TanhFloat32s for whole blocks of 16 and returns how many
 // elements it did (0 without AVX-512).
 func tanhFloat32sVector(out, in []float32) int {
 	if !haveAVX512 {
@@ -110,24 +110,69 @@ func tanhFloat64x8(v archsimd.Float64x8) (archsimd.Float64x8, uint8) {
 
 	// |v| ≥ 0.625: 1 − 2/(e^y + 1), y = 2|v| (at most 40: tanh is 1 in float64 beyond 19.1).
 	// e^y = 2^k·e^r with k = round(y/ln 2), r = y − k·ln 2 (|r| ≤ ln2/2), e^r by Taylor to r¹³/13!.
-	y := abs.Add(abs).Min(bc(40))
+	large := bc(1).Sub(bc(2).Div(expFloat64x8(abs.Add(abs).Min(bc(40))).Add(bc(1))))
+	large = bc(0).Sub(large).Merge(large, v.Less(bc(0)))
+
+	t := small.Merge(large, abs.Less(bc(0.625)))
+	// Zero (whose sign the rational form loses), float32 subnormal results and NaN go to math.Tanh.
+	redo := nearFloat32Midpoint(t).Or(abs.Less(bc(0x1p-100))).Or(v.IsNaN())
+	return t, redo.ToBits()
+}
+
+// expFloat64x8 is e^y per lane for |y| ≤ 700, to a few units in the last place: e^y = 2^k·e^r with
+// k = round(y/ln 2), r = y − k·ln 2 (|r| ≤ ln2/2), e^r by its Taylor series to r¹³/13! (error below
+// 10⁻¹⁷), 2^k applied exactly by VSCALEFPD.
+func expFloat64x8(y archsimd.Float64x8) archsimd.Float64x8 {
+	bc := archsimd.BroadcastFloat64x8
 	k := y.Mul(bc(math.Log2E)).RoundToEvenScaled(0)
 	r := y.Sub(k.Mul(bc(ln2Hi))).Sub(k.Mul(bc(ln2Lo)))
 	p := bc(1.0 / 6227020800) // 1/13!
 	for _, c := range expTaylor {
 		p = p.MulAdd(r, bc(c))
 	}
-	large := bc(1).Sub(bc(2).Div(p.Scale(k).Add(bc(1))))
-	large = bc(0).Sub(large).Merge(large, v.Less(bc(0)))
+	return p.Scale(k)
+}
 
-	t := small.Merge(large, abs.Less(bc(0.625)))
+// nearFloat32Midpoint marks the lanes whose value lies within midpointMargin float64 units in the
+// last place of a point halfway between two float32 values, where an error of the vector path
+// against the standard library could round the other way. (Meaningful for values in float32's
+// normal range; callers send the others to the standard library.)
+func nearFloat32Midpoint(x archsimd.Float64x8) archsimd.Mask64x8 {
+	bits := x.AsUint64x8().And(archsimd.BroadcastUint64x8(float32Dropped))
+	return bits.Sub(archsimd.BroadcastUint64x8(float32Half - midpointMargin)).Less(archsimd.BroadcastUint64x8(2 * midpointMargin))
+}
 
-	bits := t.AsUint64x8().And(archsimd.BroadcastUint64x8(float32Dropped))
-	nearMidpoint := bits.Sub(archsimd.BroadcastUint64x8(float32Half - midpointMargin)).
-		Less(archsimd.BroadcastUint64x8(2 * midpointMargin))
-	// Zero (whose sign the rational form loses), float32 subnormal results and NaN go to math.Tanh.
-	redo := nearMidpoint.Or(abs.Less(bc(0x1p-100))).Or(v.IsNaN())
-	return t, redo.ToBits()
+// expFloat32sVector does ExpFloat32s for whole blocks of 16 and returns how many elements it did.
+func expFloat32sVector(out, in []float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	i := 0
+	for ; i+16 <= len(out); i += 16 {
+		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
+		lo, redoLo := expFloat32Lanes(x.GetLo().ConvertToFloat64())
+		hi, redoHi := expFloat32Lanes(x.GetHi().ConvertToFloat64())
+		var e archsimd.Float32x16
+		e.SetLo(lo.ConvertToFloat32()).SetHi(hi.ConvertToFloat32()).StoreSlice(out[i : i+16])
+		if redo := uint16(redoLo) | uint16(redoHi)<<8; redo != 0 { // from x, not in: out may be in
+			var xs [16]float32
+			x.Store(&xs)
+			for ; redo != 0; redo &= redo - 1 {
+				j := lowestBit(redo)
+				out[i+j] = float32(math.Exp(float64(xs[j])))
+			}
+		}
+	}
+	return i
+}
+
+// expFloat32Lanes is e^x per lane and the lanes to recompute with math.Exp: near a float32
+// midpoint, NaN, and results outside float32's normal range (x outside [−87, 88.5], ±Inf included).
+func expFloat32Lanes(x archsimd.Float64x8) (archsimd.Float64x8, uint8) {
+	bc := archsimd.BroadcastFloat64x8
+	inRange := x.GreaterEqual(bc(-87)).And(x.LessEqual(bc(88.5))) // false for NaN
+	e := expFloat64x8(x.Max(bc(-87)).Min(bc(88.5)))
+	return e, nearFloat32Midpoint(e).ToBits() | ^inRange.ToBits()
 }
 
 const (
@@ -139,4 +184,16 @@ const (
 var expTaylor = [13]float64{
 	1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
 	1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1,
+}
+
+// sqrtFloat32sVector does SqrtFloat32s for whole blocks of 16 and returns how many elements it did.
+func sqrtFloat32sVector(out, in []float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	i := 0
+	for ; i+16 <= len(out); i += 16 {
+		archsimd.LoadFloat32x16Slice(in[i : i+16]).Sqrt().StoreSlice(out[i : i+16])
+	}
+	return i
 }

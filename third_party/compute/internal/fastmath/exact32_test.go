@@ -1,4 +1,4 @@
-// gosrppo patch: tests of tanh32.go against the per-element code it replaces.
+// gosrppo patch: tests of exact32.go against the per-element code it replaces.
 
 package fastmath
 
@@ -50,10 +50,10 @@ func sameFloat32(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
 
-// TestTanhFloat32sAllInputs compares TanhFloat32s and GeluTanhFloat32s with the per-element code
+// TestFloat32sAllInputs compares TanhFloat32s, GeluTanhFloat32s, ExpFloat32s and SqrtFloat32s with the per-element code
 // they replace over every float32 bit pattern (a few minutes on 2 cores); with -short, or unless
 // GOSRPPO_ALL_FLOAT32=1, over every 61st pattern.
-func TestTanhFloat32sAllInputs(t *testing.T) {
+func TestFloat32sAllInputs(t *testing.T) {
 	stride := uint32(61)
 	if os.Getenv("GOSRPPO_ALL_FLOAT32") == "1" && !testing.Short() {
 		stride = 1
@@ -64,10 +64,26 @@ func TestTanhFloat32sAllInputs(t *testing.T) {
 		}
 		out := make([]float32, len(in))
 		gelu := make([]float32, len(in))
+		exp := make([]float32, len(in))
 		TanhFloat32s(out, in)
 		GeluTanhFloat32s(gelu, in)
+		ExpFloat32s(exp, in)
+		sqrt := make([]float32, len(in))
+		SqrtFloat32s(sqrt, in)
 		n := 0
 		for i, x := range in {
+			if want := float32(math.Sqrt(float64(x))); !sameFloat32(sqrt[i], want) {
+				if n < 3 {
+					t.Errorf("SqrtFloat32s(%g) = %g, want %g", x, sqrt[i], want)
+				}
+				n++
+			}
+			if want := float32(math.Exp(float64(x))); !sameFloat32(exp[i], want) {
+				if n < 3 {
+					t.Errorf("ExpFloat32s(%g) = %g, want %g", x, exp[i], want)
+				}
+				n++
+			}
 			if want := float32(math.Tanh(float64(x))); !sameFloat32(out[i], want) {
 				if n < 3 {
 					t.Errorf("TanhFloat32s(%g [%#08x]) = %g [%#08x], want %g [%#08x]", x, math.Float32bits(x),
@@ -89,11 +105,11 @@ func TestTanhFloat32sAllInputs(t *testing.T) {
 	}
 }
 
-// TestTanhFloat32sLengths checks the tails (lengths that are not a multiple of the vector width)
+// TestFloat32sLengths checks the tails (lengths that are not a multiple of the vector width)
 // and special values.
-func TestTanhFloat32sLengths(t *testing.T) {
+func TestFloat32sLengths(t *testing.T) {
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
-		float32(math.NaN()), 1e-45, -1e-45, 0.625, -0.625, 0.62499994, 9, 20, 1e30, -3.5}
+		float32(math.NaN()), 1e-45, -1e-45, 0.625, -0.625, 0.62499994, 9, 20, 1e30, -3.5, 88.5, 88.8, -87, -87.5, -104}
 	for n := 0; n <= 40; n++ {
 		in := make([]float32, n)
 		for i := range in {
@@ -105,12 +121,17 @@ func TestTanhFloat32sLengths(t *testing.T) {
 		TanhFloat32s(inPlace, inPlace)
 		gelu := append([]float32(nil), in...)
 		GeluTanhFloat32s(gelu, gelu)
+		exp := append([]float32(nil), in...)
+		ExpFloat32s(exp, exp)
 		for i, x := range in {
 			if want := float32(math.Tanh(float64(x))); !sameFloat32(out[i], want) || !sameFloat32(inPlace[i], want) {
 				t.Errorf("n=%d: TanhFloat32s(%g) = %g (in place %g), want %g", n, x, out[i], inPlace[i], want)
 			}
 			if want := GeluTanhFloat32(x); !sameFloat32(gelu[i], want) {
 				t.Errorf("n=%d: GeluTanhFloat32s(%g) in place = %g, want %g", n, x, gelu[i], want)
+			}
+			if want := float32(math.Exp(float64(x))); !sameFloat32(exp[i], want) {
+				t.Errorf("n=%d: ExpFloat32s(%g) in place = %g, want %g", n, x, exp[i], want)
 			}
 		}
 	}
