@@ -20,7 +20,7 @@ PY=/usr/bin/python3
 # larger sizes in the simd build and PyTorch (and the plain build too with PLAIN_LARGE=1).
 REPS_D128=${REPS_D128:-"TrainStep=5 Generate=3 Score=3 PPOIteration=3"}
 REPS_D128_PLAIN=${REPS_D128_PLAIN:-"TrainStep=3 Generate=2 Score=2 PPOIteration=1"}
-REPS_D256=${REPS_D256:-"TrainStep=3 Generate=2 Score=2 PPOIteration=1"}
+REPS_D256=${REPS_D256:-"TrainStep=3 Generate=3 Score=2 PPOIteration=3"}
 REPS_D512=${REPS_D512:-"TrainStep=2 Generate=1 Score=1 PPOIteration=1"}
 PLAIN_LARGE=${PLAIN_LARGE:-0}
 # Operations measured without an untimed warm-up first (it costs one more operation): the PPO

@@ -24,5 +24,5 @@ done
 echo "compute-fork.sh: $fork = github.com/gomlx/compute $version + $(echo "$changed" | grep -vc '^GOSRPPO_PATCHES.md$') changed files, each listed in GOSRPPO_PATCHES.md"
 # The patched packages' tests, in the simd build (the default) and the plain one.
 pkgs=$(echo "$changed" | grep '\.go$' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
-# GOSRPPO_ALL_FLOAT32=1: the exact float32 tanh is checked on every float32 input (2 min on 2 cores).
+# GOSRPPO_ALL_FLOAT32=1: the exact float32 tanh, exp and sqrt are checked on every float32 input (4 min on 2 cores).
 (cd "$fork" && GOSRPPO_ALL_FLOAT32=1 go test -count=1 -timeout 20m $pkgs && GOEXPERIMENT= go test -count=1 $pkgs)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -276,7 +276,18 @@ func FilteredProbs(logp []float32, temperature float64, topK int, topP float64) 
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return logp[order[a]] > logp[order[b]] })
+	// Descending, ties in token order. SortStableFunc gives the same unique order as a stable sort
+	// with "greater than" as the less function, without sort.SliceStable's reflection (this runs for
+	// every row at every decoding step, between the graph calls).
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case logp[a] > logp[b]:
+			return -1
+		case logp[b] > logp[a]:
+			return 1
+		}
+		return 0
+	})
 	keep := len(order)
 	if topK > 0 && topK < keep {
 		keep = topK

@@ -6,13 +6,13 @@ package fastmath
 import "math"
 
 // TanhFloat32s sets out[i] = float32(math.Tanh(float64(in[i]))) for i < len(out), bit for bit the
-// Go backend's per-element Tanh on float32, for every float32 input (TestTanhFloat32sAllInputs).
+// Go backend's per-element Tanh on float32, for every float32 input (TestFloat32sAllInputs).
 //
-// The vector path evaluates tanh in float64 lanes (Cephes' rational form below 0.625, as math.Tanh;
-// 1 − 2/(e^{2|x|}+1) with its own e^y above) and rounds to float32. Its float64 value can differ from
-// math.Tanh's in the last bits, which can change the float32 rounding only when the value lies within
-// that error of a float32 rounding midpoint; such lanes (and NaN, zero and tiny inputs) are recomputed
-// with math.Tanh. Other builds use math.Tanh throughout.
+// The vector path evaluates tanh in float64 lanes (E/(E+2) with E = e^{2|x|} − 1 from its own
+// range-reduced series) and rounds to float32. Its float64 value can differ from math.Tanh's in the
+// last bits, which can change the float32 rounding only when the value lies within that error of a
+// float32 rounding midpoint; such lanes (and NaN, zero and tiny inputs) are recomputed with math.Tanh.
+// Other builds use math.Tanh throughout.
 func TanhFloat32s(out, in []float32) {
 	in = in[:len(out)]
 	for i := tanhFloat32sVector(out, in); i < len(out); i++ {

@@ -91,30 +91,26 @@ const (
 	float32Half    = 1 << 28   // their value at a float32 rounding midpoint
 )
 
-var (
-	tanhP = [3]float64{-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3}
-	tanhQ = [3]float64{1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3}
-)
-
 // tanhFloat64x8 is tanh per lane to float64 accuracy (a few units in the last place against
-// math.Tanh), plus the mask of lanes whose float32 rounding it cannot vouch for.
+// math.Tanh), plus the mask of lanes whose float32 rounding it cannot vouch for. It uses
+// tanh|v| = E/(E+2) with E = e^{2|v|} − 1 (one formula for all |v|, one division): E = 2^k·q + (2^k − 1)
+// with k = round(y/ln 2), r = y − k·ln 2, q = e^r − 1 by its Taylor series (no cancellation at small
+// |v|, where k = 0 and E = q), y = 2|v| capped at 40 (tanh is 1 in float64 beyond 19.1).
 func tanhFloat64x8(v archsimd.Float64x8) (archsimd.Float64x8, uint8) {
 	bc := archsimd.BroadcastFloat64x8
 	abs := v.AsUint64x8().And(archsimd.BroadcastUint64x8(1<<63 - 1)).AsFloat64x8()
-
-	// |v| < 0.625: math.Tanh's rational form, v + v·s·P(s)/Q(s) with s = v².
-	s := v.Mul(v)
-	num := bc(tanhP[0]).Mul(s).Add(bc(tanhP[1])).Mul(s).Add(bc(tanhP[2]))
-	den := s.Add(bc(tanhQ[0])).Mul(s).Add(bc(tanhQ[1])).Mul(s).Add(bc(tanhQ[2]))
-	small := v.Add(v.Mul(s).Mul(num).Div(den))
-
-	// |v| ≥ 0.625: 1 − 2/(e^y + 1), y = 2|v| (at most 40: tanh is 1 in float64 beyond 19.1).
-	// e^y = 2^k·e^r with k = round(y/ln 2), r = y − k·ln 2 (|r| ≤ ln2/2), e^r by Taylor to r¹³/13!.
-	large := bc(1).Sub(bc(2).Div(expFloat64x8(abs.Add(abs).Min(bc(40))).Add(bc(1))))
-	large = bc(0).Sub(large).Merge(large, v.Less(bc(0)))
-
-	t := small.Merge(large, abs.Less(bc(0.625)))
-	// Zero (whose sign the rational form loses), float32 subnormal results and NaN go to math.Tanh.
+	y := abs.Add(abs).Min(bc(40))
+	k := y.Mul(bc(math.Log2E)).RoundToEvenScaled(0)
+	r := y.Sub(k.Mul(bc(ln2Hi))).Sub(k.Mul(bc(ln2Lo)))
+	q := bc(1.0 / 6227020800) // 1/13!
+	for _, c := range expTaylor[:len(expTaylor)-1] {
+		q = q.MulAdd(r, bc(c))
+	}
+	q = q.Mul(r) // e^r − 1
+	e := q.Scale(k).Add(bc(1).Scale(k).Sub(bc(1)))
+	t := e.Div(e.Add(bc(2)))
+	t = bc(0).Sub(t).Merge(t, v.Less(bc(0)))
+	// Zero (whose sign the formula loses), float32 subnormal results and NaN go to math.Tanh.
 	redo := nearFloat32Midpoint(t).Or(abs.Less(bc(0x1p-100))).Or(v.IsNaN())
 	return t, redo.ToBits()
 }
