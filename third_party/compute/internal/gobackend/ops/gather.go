@@ -211,6 +211,9 @@ func execGather(backend *gobackend.Backend, node *gobackend.Node, inputs []*goba
 	return output, nil
 }
 
+// gatherRunsEnabled lets the gather copy contiguous runs (the test compares with element copies).
+var gatherRunsEnabled = true
+
 // execGatherGeneric is specialized by startIndices DType: they need to be converted to int.
 // The operand and output dtypes are treated as bytes.
 func execGatherGeneric[T gobackend.PODIntegerConstraints](
@@ -227,6 +230,22 @@ func execGatherGeneric[T gobackend.PODIntegerConstraints](
 	sliceSizes := gatherParams.sliceSizes
 	operandRank := len(sliceSizes)
 	startIndexMap := gatherParams.startIndexMap
+
+	// gosrppo patch: the slice's innermost axes whose operand and output strides both continue a
+	// contiguous run (an embedding row, say) are copied with one copy per run instead of one per
+	// element; the odometer below then walks only the axes outside the run (gather_runs_test.go).
+	runBytes, runAxis := dataSize, operandRank
+	for axis := operandRank - 1; axis >= 0 && gatherRunsEnabled; axis-- {
+		if sliceSizes[axis] == 1 {
+			continue
+		}
+		if operandByteStrides[axis] != runBytes || sliceOutputBytesStride[axis] != runBytes {
+			break
+		}
+		runBytes *= sliceSizes[axis]
+		runAxis = axis
+	}
+	runs := slicesSize * dataSize / runBytes
 
 	// Outer-loop: loop over the start indices and outputBytesIdx to gather from.
 	var operandBytesIdx, outputBytesIdx int
@@ -254,13 +273,12 @@ func execGatherGeneric[T gobackend.PODIntegerConstraints](
 		for ii := range sliceIndices {
 			sliceIndices[ii] = 0
 		}
-		for range slicesSize {
-			// TODO: copy more than one element (dataSize) at a time, when possible.
-			copy(outputBytes[outputBytesIdx:outputBytesIdx+dataSize],
-				operandBytes[operandBytesIdx:operandBytesIdx+dataSize])
+		for range runs {
+			copy(outputBytes[outputBytesIdx:outputBytesIdx+runBytes],
+				operandBytes[operandBytesIdx:operandBytesIdx+runBytes])
 
 			// Increment index in the operand.
-			for axis := operandRank - 1; axis >= 0; axis-- {
+			for axis := runAxis - 1; axis >= 0; axis-- {
 				if sliceSizes[axis] == 1 {
 					// We don't iterate over sliceSizes of 1.
 					continue
