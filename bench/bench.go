@@ -8,6 +8,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gosrppo/gosrppo/datasets"
 	"github.com/gosrppo/gosrppo/srppo"
@@ -233,4 +234,18 @@ func ParamShapes(c srppo.Config) map[string][]int {
 		}
 	}
 	return out
+}
+
+// Median is the median of xs (the mean of the middle two for an even count; 0 for none).
+func Median(xs []float64) float64 {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[n/2]
 }

@@ -59,21 +59,8 @@ func reportStages(b *testing.B) {
 		for _, st := range last {
 			xs = append(xs, st[i])
 		}
-		b.ReportMetric(median(xs)*1e3, name)
+		b.ReportMetric(Median(xs)*1e3, name)
 	}
-}
-
-func median(xs []float64) float64 {
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	n := len(xs)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 0 {
-		return (xs[n/2-1] + xs[n/2]) / 2
-	}
-	return xs[n/2]
 }
 
 // run warms op up (unless BENCH_NO_WARMUP says not to), times every operation of the b.Loop
@@ -107,13 +94,13 @@ func run(b *testing.B, c srppo.Config, op func() error) {
 		counts = append(counts, n)
 	}
 	slices.Sort(times)
-	med := median(times)
+	med := Median(times)
 	b.ReportMetric(float64(Tokens(w))/med, "tokens/s")
 	b.ReportMetric(FLOPs(w, c)/med/1e9, "GFLOP/s")
 	b.ReportMetric(med*1e3, "ms-median")
 	b.ReportMetric(times[0]*1e3, "ms-min")
 	b.ReportMetric(times[len(times)-1]*1e3, "ms-max")
-	b.ReportMetric(median(cpu)*1e3, "cpu-ms-median")
+	b.ReportMetric(Median(cpu)*1e3, "cpu-ms-median")
 	if warmMS >= 0 { // reported after the loop: b.Loop's timer reset clears earlier metrics
 		b.ReportMetric(warmMS, "ms-warmup")
 	}

@@ -292,6 +292,10 @@ func run(plainPath, simdPath, torchPath, dir, outPath string) error {
 		}
 	}
 
+	if err := roundsTable(p, dir, simd, torch); err != nil {
+		return err
+	}
+
 	p("\n### PPO iteration by stage (median ms; update includes advantages)\n\n")
 	p("| size | stage | Go plain | Go simd | PyTorch | simd/PyTorch time |\n|---|---|---|---|---|---|\n")
 	for _, s := range bench.Sizes() {
@@ -385,6 +389,77 @@ func run(plainPath, simdPath, torchPath, dir, outPath string) error {
 		}
 	}
 	return os.WriteFile(outPath, []byte(b.String()), 0o644)
+}
+
+// roundsTable writes the simd/PyTorch ratio of every round (round 1: the results above; rounds 2…:
+// dir/roundN-go-simd.txt and dir/roundN-torch-SIZE.json) and their median, for the workloads and
+// sizes that ran in more than one round.
+func roundsTable(p func(string, ...any), dir string, simd map[string]goResult, torch map[string]torchResult) error {
+	goRounds := []map[string]goResult{simd}
+	torchRounds := []map[string]torchResult{torch}
+	for r := 2; ; r++ {
+		goPath := filepath.Join(dir, fmt.Sprintf("round%d-go-simd.txt", r))
+		if _, err := os.Stat(goPath); err != nil {
+			break
+		}
+		g, err := parseGo(goPath)
+		if err != nil {
+			return err
+		}
+		t := map[string]torchResult{}
+		files, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("round%d-torch-*.json", r)))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			var tj torchOut
+			if err := json.Unmarshal(data, &tj); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			for _, x := range tj.Results {
+				t[x.Workload+"/"+x.Size] = x
+			}
+		}
+		goRounds, torchRounds = append(goRounds, g), append(torchRounds, t)
+	}
+	if len(goRounds) < 2 {
+		return nil
+	}
+	p("\n### Ratio over rounds (simd / PyTorch tokens/s)\n\n")
+	p("Round 1 is the table above; rounds 2–%d ran the simd build and PyTorch again right after it, PyTorch first in even rounds. Each cell is one round's ratio of medians; the last columns are the median over rounds of the ratio and of each implementation's tokens/s.\n\n", len(goRounds))
+	p("| workload | size |")
+	for r := range goRounds {
+		p(" round %d |", r+1)
+	}
+	p(" median ratio | Go simd tok/s (median) | PyTorch tok/s (median) |\n|---|---|")
+	for range goRounds {
+		p("---|")
+	}
+	p("---|---|---|\n")
+	for _, w := range bench.Workloads {
+		for _, s := range bench.Sizes() {
+			key := w + "/" + s.Name
+			var ratios, gos, ts []float64
+			cells := ""
+			for r := range goRounds {
+				g, ok1 := goRounds[r][key]
+				t, ok2 := torchRounds[r][key]
+				if !ok1 || !ok2 || t.TokensPerS == 0 {
+					cells += " — |"
+					continue
+				}
+				x := g.M["tokens/s"] / t.TokensPerS
+				ratios, gos, ts = append(ratios, x), append(gos, g.M["tokens/s"]), append(ts, t.TokensPerS)
+				cells += fmt.Sprintf(" %.2f |", x)
+			}
+			if len(ratios) < 2 {
+				continue
+			}
+			p("| %s | %s |%s **%.2f** | %.0f | %.0f |\n", w, s.Name, cells, bench.Median(ratios), bench.Median(gos), bench.Median(ts))
+		}
+	}
+	return nil
 }
 
 func orderKey(k string) string {
