@@ -128,6 +128,11 @@ func layerNorm[T float32 | float64](input, output, gamma, beta *gobackend.Buffer
 	}
 
 	if isTrailingAxes {
+		// gosrppo patch: float32 four rows at a time, the same bits (layernorm_rows.go).
+		if in32, ok := any(inData).([]float32); ok && layerNormRowsEnabled {
+			layerNormTrailingAxesRows(in32, any(outData).([]float32), any(gammaData).([]float32), any(betaData).([]float32), normSize, epsilon)
+			return
+		}
 		layerNormTrailingAxes(inData, outData, gammaData, betaData, normSize, epsilon)
 	} else {
 		layerNormArbitraryAxes(inData, outData, gammaData, betaData, dims, axes, normSize, epsilon)

@@ -1,0 +1,28 @@
+// gosrppo patch: AVX-512 normalization for layernorm_rows.go.
+
+//go:build amd64 && goexperiment.simd
+
+package fusedops
+
+import "simd/archsimd"
+
+func init() {
+	if !archsimd.X86.AVX512() {
+		return
+	}
+	scalar := normalizeRowFloat32
+	normalizeRowFloat32 = func(out, x, gamma, beta []float32, mean, invStd float32) {
+		n := len(x)
+		if gamma == nil || beta == nil || len(gamma) < n || len(beta) < n {
+			scalar(out, x, gamma, beta, mean, invStd)
+			return
+		}
+		meanV, invV := archsimd.BroadcastFloat32x16(mean), archsimd.BroadcastFloat32x16(invStd)
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			v := archsimd.LoadFloat32x16Slice(x[i : i+16]).Sub(meanV).Mul(invV)
+			v.Mul(archsimd.LoadFloat32x16Slice(gamma[i : i+16])).Add(archsimd.LoadFloat32x16Slice(beta[i : i+16])).StoreSlice(out[i : i+16])
+		}
+		scalar(out[i:n], x[i:n], gamma[i:n], beta[i:n], mean, invStd)
+	}
+}
