@@ -4,13 +4,15 @@
 
 #include "textflag.h"
 
+// The body shared by both kernels: three packed 4-row LHS strips (SI, R10, R11; 4 floats per step),
+// one packed 32-column RHS strip (DI; 32 floats per step), CX steps. Accumulator (row r, half h) is
+// Z(2r+h) for r < 7 and Z(2r+h+2) after (Z15 is left alone). Each step is one VFMADD231PS per
+// accumulator with the LHS value broadcast from memory: acc = rhs·lhs + acc, rounded once, in step
+// order, as the Go 4-row kernel's MulAdd chain.
+
 // func avx512Kernel12x32Float32(lhs, rhs, out *float32, contractingLen, outStride int)
 //
-// Three packed 4-row LHS strips (lhs, lhs+4·contractingLen, lhs+8·contractingLen floats; 4 floats
-// per step), one packed 32-column RHS strip (32 floats per step). Accumulator (row r, half h) is
-// Z(2r+h) for r < 7 and Z(2r+h+2) after (Z15 is left alone). Each step is one VFMADD231PS per
-// accumulator with the LHS value broadcast from memory: acc = rhs·lhs + acc, rounded once, in
-// step order, as the Go 4-row kernel's MulAdd chain.
+// Stores the 12×32 block at out (rows outStride floats apart).
 TEXT ·avx512Kernel12x32Float32(SB), NOSPLIT, $0-40
 	MOVQ lhs+0(FP), SI
 	MOVQ rhs+8(FP), DI
@@ -112,6 +114,140 @@ loop:
 	VMOVUPS Z21, (DX)
 	VMOVUPS Z22, 64(DX)
 	ADDQ R8, DX
+	VMOVUPS Z23, (DX)
+	VMOVUPS Z24, 64(DX)
+	VZEROUPPER
+	RET
+
+// func avx512Kernel12x32AddFloat32(lhs, rhs, out *float32, contractingLen, outStride int)
+//
+// Adds the 12×32 block to out: out = block + out per element, the sum avx512ApplyPackedOutputFloat32
+// forms for the contracting panels after the first.
+TEXT ·avx512Kernel12x32AddFloat32(SB), NOSPLIT, $0-40
+	MOVQ lhs+0(FP), SI
+	MOVQ rhs+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ contractingLen+24(FP), CX
+	MOVQ outStride+32(FP), R8
+	SHLQ $2, R8
+	MOVQ CX, R9
+	SHLQ $4, R9              // bytes per LHS strip: 4 rows × 4 bytes × contractingLen
+	LEAQ (SI)(R9*1), R10     // second strip
+	LEAQ (R10)(R9*1), R11    // third strip
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+addloop:
+	VMOVUPS (DI), Z25
+	VMOVUPS 64(DI), Z26
+	VFMADD231PS.BCST (SI), Z25, Z0
+	VFMADD231PS.BCST (SI), Z26, Z1
+	VFMADD231PS.BCST 4(SI), Z25, Z2
+	VFMADD231PS.BCST 4(SI), Z26, Z3
+	VFMADD231PS.BCST 8(SI), Z25, Z4
+	VFMADD231PS.BCST 8(SI), Z26, Z5
+	VFMADD231PS.BCST 12(SI), Z25, Z6
+	VFMADD231PS.BCST 12(SI), Z26, Z7
+	VFMADD231PS.BCST (R10), Z25, Z8
+	VFMADD231PS.BCST (R10), Z26, Z9
+	VFMADD231PS.BCST 4(R10), Z25, Z10
+	VFMADD231PS.BCST 4(R10), Z26, Z11
+	VFMADD231PS.BCST 8(R10), Z25, Z12
+	VFMADD231PS.BCST 8(R10), Z26, Z13
+	VFMADD231PS.BCST 12(R10), Z25, Z14
+	VFMADD231PS.BCST 12(R10), Z26, Z16
+	VFMADD231PS.BCST (R11), Z25, Z17
+	VFMADD231PS.BCST (R11), Z26, Z18
+	VFMADD231PS.BCST 4(R11), Z25, Z19
+	VFMADD231PS.BCST 4(R11), Z26, Z20
+	VFMADD231PS.BCST 8(R11), Z25, Z21
+	VFMADD231PS.BCST 8(R11), Z26, Z22
+	VFMADD231PS.BCST 12(R11), Z25, Z23
+	VFMADD231PS.BCST 12(R11), Z26, Z24
+	ADDQ $128, DI
+	ADDQ $16, SI
+	ADDQ $16, R10
+	ADDQ $16, R11
+	DECQ CX
+	JNZ addloop
+	VADDPS (DX), Z0, Z0
+	VADDPS 64(DX), Z1, Z1
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z2, Z2
+	VADDPS 64(DX), Z3, Z3
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z4, Z4
+	VADDPS 64(DX), Z5, Z5
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z6, Z6
+	VADDPS 64(DX), Z7, Z7
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z8, Z8
+	VADDPS 64(DX), Z9, Z9
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z10, Z10
+	VADDPS 64(DX), Z11, Z11
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z12, Z12
+	VADDPS 64(DX), Z13, Z13
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z14, Z14
+	VADDPS 64(DX), Z16, Z16
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z16, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z17, Z17
+	VADDPS 64(DX), Z18, Z18
+	VMOVUPS Z17, (DX)
+	VMOVUPS Z18, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z19, Z19
+	VADDPS 64(DX), Z20, Z20
+	VMOVUPS Z19, (DX)
+	VMOVUPS Z20, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z21, Z21
+	VADDPS 64(DX), Z22, Z22
+	VMOVUPS Z21, (DX)
+	VMOVUPS Z22, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z23, Z23
+	VADDPS 64(DX), Z24, Z24
 	VMOVUPS Z23, (DX)
 	VMOVUPS Z24, 64(DX)
 	VZEROUPPER

@@ -206,7 +206,10 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 			// Loop 3 (ic): Tiling LHS cross axis (M), i.e. the output rows.
 			for lhsPanelRowIdx := rowStart; lhsPanelRowIdx < rowEnd; lhsPanelRowIdx += params.LHSPanelCrossSize {
 				lhsPanelHeight := min(params.LHSPanelCrossSize, rowEnd-lhsPanelRowIdx)
-				avx512PackLHSKernelRows4(lhsMatrix, packedLHS, lhsPanelRowIdx, contractingPanelIdx, contractingSize, lhsPanelHeight, contractingPanelWidth, params.LHSL1KernelRows) //alt:f32|bf16|f16|f64
+				avx512PackLHSKernelRows4(lhsMatrix, packedLHS, lhsPanelRowIdx, contractingPanelIdx, contractingSize, lhsPanelHeight, contractingPanelWidth, params.LHSL1KernelRows)                                       //alt:f32|bf16|f16|f64
+				if avx512LargeKernelIntoOutputFloat32(packedLHS, packedRHS, outputMatrix, lhsPanelHeight, rhsPanelWidth, contractingPanelWidth, lhsPanelRowIdx, rhsPanelColIdx, rhsCrossSize, contractingPanelIdx == 0) { //alt:f32 (gosrppo patch: avx512_large_rows12.go)
+					continue //alt:f32
+				} //alt:f32
 
 				avx512LargeKernelFloat32( //alt:f32
 					//alt:bf16 avx512LargeKernelBFloat16(

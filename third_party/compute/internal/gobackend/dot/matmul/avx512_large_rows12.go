@@ -9,6 +9,12 @@ package matmul
 //go:noescape
 func avx512Kernel12x32Float32(lhs, rhs, out *float32, contractingLen, outStride int)
 
+// avx512Kernel12x32AddFloat32 is avx512Kernel12x32Float32 adding its block to out instead of
+// storing it (avx512_kernel12x32_amd64.s).
+//
+//go:noescape
+func avx512Kernel12x32AddFloat32(lhs, rhs, out *float32, contractingLen, outStride int)
+
 // largeKernel12Rows enables avx512LargeKernel12RowsFloat32; its test compares against the 4-row kernel.
 var largeKernel12Rows = true
 
@@ -38,4 +44,31 @@ func avx512LargeKernel12RowsFloat32(packedLHS, packedRHS, packedOutput []float32
 		}
 	}
 	return rows
+}
+
+// avx512LargeKernelIntoOutputFloat32 does avx512LargeKernelFloat32 and avx512ApplyPackedOutputFloat32
+// for one LHS panel and one RHS panel in one pass, when the panel is whole 12-row × 32-column blocks:
+// each block's products go straight into the output (stored for the first contracting panel, added
+// as block + output after it, the sum the apply step forms), instead of into the packed output and
+// then over again into the output. It returns false, doing nothing, for other panels.
+func avx512LargeKernelIntoOutputFloat32(packedLHS, packedRHS, output []float32,
+	panelRows, panelCols, contractingLen, rowStart, colStart, outputCols int, firstContractingPanel bool) bool {
+	const rows, cols = 12, 32
+	if !largeKernel12Rows || panelRows%rows != 0 || panelCols%cols != 0 || contractingLen == 0 || panelRows == 0 || panelCols == 0 {
+		return false
+	}
+	_ = packedLHS[panelRows*contractingLen-1]
+	_ = packedRHS[panelCols*contractingLen-1]
+	_ = output[(rowStart+panelRows-1)*outputCols+colStart+panelCols-1]
+	kernel := avx512Kernel12x32AddFloat32
+	if firstContractingPanel {
+		kernel = avx512Kernel12x32Float32
+	}
+	for r := 0; r < panelRows; r += rows {
+		for c := 0; c < panelCols; c += cols {
+			kernel(&packedLHS[r*contractingLen], &packedRHS[c*contractingLen],
+				&output[(rowStart+r)*outputCols+colStart+c], contractingLen, outputCols)
+		}
+	}
+	return true
 }

@@ -16,7 +16,9 @@ import (
 // TestLargeKernel12RowsIsExact multiplies random matrices of random sizes (rows around the 4-row
 // strips and the 24-row panels, contracting lengths across the 128-wide panels, columns across the
 // 32-wide strips and the 512-wide panels) with and without the 12-row kernel, in both RHS layouts,
-// and requires the same bits; it also checks a few products against a float64 reference.
+// and requires the same bits; it also checks a few products against a float64 reference. Shapes whose
+// panels are whole 12 × 32 blocks (rows a multiple of 12 up to the 24-row panel, columns a multiple
+// of 32) go through avx512LargeKernelIntoOutputFloat32, the others through the packed output.
 func TestLargeKernel12RowsIsExact(t *testing.T) {
 	if !archsimd.X86.AVX512() {
 		t.Skip("no AVX-512")
@@ -28,7 +30,8 @@ func TestLargeKernel12RowsIsExact(t *testing.T) {
 	packedOut := make([]float32, params.LHSPanelCrossSize*params.RHSPanelCrossSize)
 	rng := rand.New(rand.NewPCG(5, 6))
 	shapes := [][3]int{{48, 256, 768}, {48, 1024, 256}, {64, 128, 512}, {24, 512, 1024}, {25, 129, 33}, {8, 256, 600},
-		{9, 300, 1}, {96, 256, 257}, {12, 1, 32}, {13, 7, 31}, {21, 128, 512}, {20, 130, 545}}
+		{9, 300, 1}, {96, 256, 257}, {12, 1, 32}, {13, 7, 31}, {21, 128, 512}, {20, 130, 545}, {72, 300, 64}, {36, 129, 96},
+		{128, 1024, 256}, {1152, 128, 384}}
 	for c := range 300 {
 		m, k, n := 1+rng.IntN(60), 1+rng.IntN(300), 1+rng.IntN(700)
 		if c < len(shapes) {
