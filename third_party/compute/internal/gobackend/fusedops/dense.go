@@ -168,7 +168,15 @@ func fusedDenseAddBias[T float32 | float64](output, bias *gobackend.Buffer) {
 	outputFlat := output.Flat.([]T)
 	biasFlat := bias.Flat.([]T)
 	outFeatures := len(biasFlat)
-	// gosrppo patch: row by row instead of an integer modulo per element (the same additions).
+	// gosrppo patch: row by row instead of an integer modulo per element (the same additions);
+	// float32 rows through addRowFloat32 (16 lanes at a time with AVX-512, the same additions).
+	if out32, ok := any(outputFlat).([]float32); ok {
+		bias32 := any(biasFlat).([]float32)
+		for start := 0; start+outFeatures <= len(out32); start += outFeatures {
+			addRowFloat32(out32[start:start+outFeatures], bias32)
+		}
+		return
+	}
 	for start := 0; start+outFeatures <= len(outputFlat); start += outFeatures {
 		row := outputFlat[start : start+outFeatures]
 		for j, b := range biasFlat {

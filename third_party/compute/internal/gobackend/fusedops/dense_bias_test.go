@@ -10,11 +10,11 @@ import (
 	"github.com/gomlx/compute/shapes"
 )
 
-// gosrppo patch: the row-by-row bias addition equals the original element-by-element one
-// (output[i] += bias[i % outFeatures]) exactly.
+// gosrppo patch: the row-by-row bias addition (vector lanes for float32 where AVX-512 is available)
+// equals the original element-by-element one (output[i] += bias[i % outFeatures]) exactly.
 func TestFusedDenseAddBiasRowByRow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, dims := range [][]int{{1}, {7}, {3, 5}, {2, 3, 4}, {128, 512}, {4, 1, 9}} {
+	for _, dims := range [][]int{{1}, {7}, {3, 5}, {2, 3, 4}, {128, 512}, {4, 1, 9}, {2, 16}, {3, 37}, {5, 1024}} {
 		out := shapes.Make(dtypes.Float32, dims...)
 		features := dims[len(dims)-1]
 		flat := make([]float32, out.Size())

@@ -1,4 +1,5 @@
-// gosrppo patch: float32 layer normalization over trailing axes, four rows at a time.
+// gosrppo patch: float32 layer normalization over trailing axes, four rows at a time, and the
+// element-wise row helpers it and the fused Dense's bias use.
 
 package fusedops
 
@@ -21,6 +22,13 @@ var normalizeRowFloat32 = func(out, x, gamma, beta []float32, mean, invStd float
 			normalized += beta[i]
 		}
 		out[i] = normalized
+	}
+}
+
+// addRowFloat32 sets row[j] += bias[j]; layernorm_rows_amd64.go substitutes 16 lanes at a time.
+var addRowFloat32 = func(row, bias []float32) {
+	for j, b := range bias {
+		row[j] += b
 	}
 }
 

@@ -1,4 +1,4 @@
-// gosrppo patch: AVX-512 normalization for layernorm_rows.go.
+// gosrppo patch: AVX-512 row helpers for layernorm_rows.go (normalization, bias addition).
 
 //go:build amd64 && goexperiment.simd
 
@@ -24,5 +24,21 @@ func init() {
 			v.Mul(archsimd.LoadFloat32x16Slice(gamma[i : i+16])).Add(archsimd.LoadFloat32x16Slice(beta[i : i+16])).StoreSlice(out[i : i+16])
 		}
 		scalar(out[i:n], x[i:n], gamma[i:n], beta[i:n], mean, invStd)
+	}
+}
+
+func init() {
+	if !archsimd.X86.AVX512() {
+		return
+	}
+	scalar := addRowFloat32
+	addRowFloat32 = func(row, bias []float32) {
+		n := len(bias)
+		row = row[:n]
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Slice(row[i : i+16]).Add(archsimd.LoadFloat32x16Slice(bias[i : i+16])).StoreSlice(row[i : i+16])
+		}
+		scalar(row[i:], bias[i:])
 	}
 }
