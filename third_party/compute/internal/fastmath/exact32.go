@@ -52,11 +52,16 @@ func GeluTanhFloat32s(out, in []float32) {
 	}
 }
 
+// The tanh-form GELU's constants, as float32 (fusedops' geluApproxChunk converts them so).
+const (
+	geluSqrt2ByPi float32 = 0.7978845608028654 // √(2/π)
+	geluCubic     float32 = 0.044715
+)
+
 // GeluTanhFloat32 is the Go backend's per-element float32 GELU, tanh form (fusedops' geluApproxChunk):
 // x·0.5·(1 + tanh(√(2/π)·(x + 0.044715·x³))), each operation rounded to float32 except tanh, which is
 // math.Tanh in float64 rounded once.
 func GeluTanhFloat32(x float32) float32 {
-	const sqrt2ByPi = float32(0.7978845608028654) // float32(math.Sqrt(2 / math.Pi))
-	inner := sqrt2ByPi * (x + 0.044715*x*x*x)
+	inner := geluSqrt2ByPi * (x + geluCubic*x*x*x)
 	return x * 0.5 * (1.0 + float32(math.Tanh(float64(inner))))
 }

@@ -6,69 +6,51 @@ package fastmath
 
 import (
 	"math"
+	"math/bits"
 	"simd/archsimd"
 )
 
 var haveAVX512 = archsimd.X86.AVX512()
 
-// tanhFloat32sVector does exact32.go's TanhFloat32s for whole blocks of 16 and returns how many
-// elements it did (0 without AVX-512).
+// float32sVector runs kernel over the whole blocks of 16 of in and returns how many elements it did
+// (0 without AVX-512). kernel returns a block's results and the mask of its lanes to recompute with
+// scalar, which gets the lane's input from the loaded vector (out may be in, already overwritten).
+func float32sVector(out, in []float32, kernel func(archsimd.Float32x16) (archsimd.Float32x16, uint16), scalar func(float32) float32) int {
+	if !haveAVX512 {
+		return 0
+	}
+	i := 0
+	for ; i+16 <= len(out); i += 16 {
+		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
+		y, redo := kernel(x)
+		y.StoreSlice(out[i : i+16])
+		if redo != 0 {
+			var xs [16]float32
+			x.Store(&xs)
+			for ; redo != 0; redo &= redo - 1 {
+				j := bits.TrailingZeros16(redo)
+				out[i+j] = scalar(xs[j])
+			}
+		}
+	}
+	return i
+}
+
+// tanhFloat32sVector does exact32.go's TanhFloat32s for whole blocks of 16.
 func tanhFloat32sVector(out, in []float32) int {
-	if !haveAVX512 {
-		return 0
-	}
-	i := 0
-	for ; i+16 <= len(out); i += 16 {
-		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
-		t, redo := tanhFloat32x16(x)
-		t.StoreSlice(out[i : i+16])
-		if redo != 0 { // from x, not in: out may be in
-			var xs [16]float32
-			x.Store(&xs)
-			for ; redo != 0; redo &= redo - 1 {
-				j := lowestBit(redo)
-				out[i+j] = float32(math.Tanh(float64(xs[j])))
-			}
-		}
-	}
-	return i
+	return float32sVector(out, in, tanhFloat32x16, func(x float32) float32 { return float32(math.Tanh(float64(x))) })
 }
 
-// geluTanhFloat32sVector does GeluTanhFloat32s for whole blocks of 16 and returns how many elements
-// it did. The float32 operations are GeluTanhFloat32's, in its order, one rounding each.
+// geluTanhFloat32sVector does GeluTanhFloat32s for whole blocks of 16. The float32 operations are
+// GeluTanhFloat32's, in its order, one rounding each.
 func geluTanhFloat32sVector(out, in []float32) int {
-	if !haveAVX512 {
-		return 0
-	}
-	sqrt2ByPi := archsimd.BroadcastFloat32x16(float32(0.7978845608028654))
-	cubic := archsimd.BroadcastFloat32x16(0.044715)
-	half := archsimd.BroadcastFloat32x16(0.5)
-	one := archsimd.BroadcastFloat32x16(1)
-	i := 0
-	for ; i+16 <= len(out); i += 16 {
-		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
-		inner := sqrt2ByPi.Mul(x.Add(cubic.Mul(x).Mul(x).Mul(x)))
-		t, redo := tanhFloat32x16(inner)
-		x.Mul(half).Mul(one.Add(t)).StoreSlice(out[i : i+16])
-		if redo != 0 { // from x, not in: out may be in
-			var xs [16]float32
-			x.Store(&xs)
-			for ; redo != 0; redo &= redo - 1 {
-				j := lowestBit(redo)
-				out[i+j] = GeluTanhFloat32(xs[j])
-			}
-		}
-	}
-	return i
+	return float32sVector(out, in, geluTanhFloat32x16, GeluTanhFloat32)
 }
 
-func lowestBit(m uint16) int {
-	n := 0
-	for m&1 == 0 {
-		m >>= 1
-		n++
-	}
-	return n
+func geluTanhFloat32x16(x archsimd.Float32x16) (archsimd.Float32x16, uint16) {
+	inner := archsimd.BroadcastFloat32x16(geluSqrt2ByPi).Mul(x.Add(archsimd.BroadcastFloat32x16(geluCubic).Mul(x).Mul(x).Mul(x)))
+	t, redo := tanhFloat32x16(inner)
+	return x.Mul(archsimd.BroadcastFloat32x16(0.5)).Mul(archsimd.BroadcastFloat32x16(1).Add(t)), redo
 }
 
 // tanhFloat32x16 returns float32(tanh(x)) per lane and a bit mask of the lanes the caller must
@@ -138,28 +120,16 @@ func nearFloat32Midpoint(x archsimd.Float64x8) archsimd.Mask64x8 {
 	return bits.Sub(archsimd.BroadcastUint64x8(float32Half - midpointMargin)).Less(archsimd.BroadcastUint64x8(2 * midpointMargin))
 }
 
-// expFloat32sVector does ExpFloat32s for whole blocks of 16 and returns how many elements it did.
+// expFloat32sVector does ExpFloat32s for whole blocks of 16.
 func expFloat32sVector(out, in []float32) int {
-	if !haveAVX512 {
-		return 0
-	}
-	i := 0
-	for ; i+16 <= len(out); i += 16 {
-		x := archsimd.LoadFloat32x16Slice(in[i : i+16])
-		lo, redoLo := expFloat32Lanes(x.GetLo().ConvertToFloat64())
-		hi, redoHi := expFloat32Lanes(x.GetHi().ConvertToFloat64())
-		var e archsimd.Float32x16
-		e.SetLo(lo.ConvertToFloat32()).SetHi(hi.ConvertToFloat32()).StoreSlice(out[i : i+16])
-		if redo := uint16(redoLo) | uint16(redoHi)<<8; redo != 0 { // from x, not in: out may be in
-			var xs [16]float32
-			x.Store(&xs)
-			for ; redo != 0; redo &= redo - 1 {
-				j := lowestBit(redo)
-				out[i+j] = float32(math.Exp(float64(xs[j])))
-			}
-		}
-	}
-	return i
+	return float32sVector(out, in, expFloat32x16, func(x float32) float32 { return float32(math.Exp(float64(x))) })
+}
+
+func expFloat32x16(x archsimd.Float32x16) (archsimd.Float32x16, uint16) {
+	lo, redoLo := expFloat32Lanes(x.GetLo().ConvertToFloat64())
+	hi, redoHi := expFloat32Lanes(x.GetHi().ConvertToFloat64())
+	var e archsimd.Float32x16
+	return e.SetLo(lo.ConvertToFloat32()).SetHi(hi.ConvertToFloat32()), uint16(redoLo) | uint16(redoHi)<<8
 }
 
 // expFloat32Lanes is e^x per lane and the lanes to recompute with math.Exp: near a float32
