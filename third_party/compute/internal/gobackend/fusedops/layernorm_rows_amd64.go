@@ -10,11 +10,11 @@ func init() {
 	if !archsimd.X86.AVX512() {
 		return
 	}
-	scalar := normalizeRowFloat32
+	scalarNormalize := normalizeRowFloat32
 	normalizeRowFloat32 = func(out, x, gamma, beta []float32, mean, invStd float32) {
 		n := len(x)
 		if gamma == nil || beta == nil || len(gamma) < n || len(beta) < n {
-			scalar(out, x, gamma, beta, mean, invStd)
+			scalarNormalize(out, x, gamma, beta, mean, invStd)
 			return
 		}
 		meanV, invV := archsimd.BroadcastFloat32x16(mean), archsimd.BroadcastFloat32x16(invStd)
@@ -23,15 +23,9 @@ func init() {
 			v := archsimd.LoadFloat32x16Slice(x[i : i+16]).Sub(meanV).Mul(invV)
 			v.Mul(archsimd.LoadFloat32x16Slice(gamma[i : i+16])).Add(archsimd.LoadFloat32x16Slice(beta[i : i+16])).StoreSlice(out[i : i+16])
 		}
-		scalar(out[i:n], x[i:n], gamma[i:n], beta[i:n], mean, invStd)
+		scalarNormalize(out[i:n], x[i:n], gamma[i:n], beta[i:n], mean, invStd)
 	}
-}
-
-func init() {
-	if !archsimd.X86.AVX512() {
-		return
-	}
-	scalar := addRowFloat32
+	scalarAdd := addRowFloat32
 	addRowFloat32 = func(row, bias []float32) {
 		n := len(bias)
 		row = row[:n]
@@ -39,6 +33,6 @@ func init() {
 		for ; i+16 <= n; i += 16 {
 			archsimd.LoadFloat32x16Slice(row[i : i+16]).Add(archsimd.LoadFloat32x16Slice(bias[i : i+16])).StoreSlice(row[i : i+16])
 		}
-		scalar(row[i:], bias[i:])
+		scalarAdd(row[i:], bias[i:])
 	}
 }

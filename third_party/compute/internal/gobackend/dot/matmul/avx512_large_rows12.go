@@ -27,21 +27,18 @@ var largeKernel12Rows = true
 // memory operands and has no copies, so it issues about a third of the instructions per FMA.
 func avx512LargeKernel12RowsFloat32(packedLHS, packedRHS, packedOutput []float32,
 	rhsPanelCols, contractingLen, lhsActiveRows, rhsActiveCols int) int {
-	const stripRows, cols = 4, 32
-	if !largeKernel12Rows || contractingLen == 0 {
+	const stripRows = 4
+	if !largeKernel12Rows || contractingLen == 0 || rhsActiveCols == 0 {
 		return 0
 	}
 	rows := 0
-	for ; rows+2*stripRows < lhsActiveRows; rows += 3 * stripRows {
-		// Bounds of what the assembly reads and writes for this triple (it does not check them).
-		lastCol := (rhsActiveCols - 1) / cols * cols
-		_ = packedLHS[(rows+3*stripRows)*contractingLen-1]
-		_ = packedRHS[(lastCol+cols)*contractingLen-1]
-		_ = packedOutput[(rows+3*stripRows-1)*rhsPanelCols+lastCol+cols-1]
-		for col := 0; col < rhsActiveCols; col += cols {
-			avx512Kernel12x32Float32(&packedLHS[rows*contractingLen], &packedRHS[col*contractingLen],
-				&packedOutput[rows*rhsPanelCols+col], contractingLen, rhsPanelCols)
-		}
+	for rows+2*stripRows < lhsActiveRows { // the third strip of the triple has an active row
+		rows += 3 * stripRows
+	}
+	// Columns as the 4-row kernel does them: whole 32-column strips of the packed RHS.
+	cols := (rhsActiveCols + asmBlockCols - 1) / asmBlockCols * asmBlockCols
+	if rows > 0 {
+		kernel12x32Blocks(avx512Kernel12x32Float32, packedLHS, packedRHS, packedOutput, rows, cols, contractingLen, 0, 0, rhsPanelCols)
 	}
 	return rows
 }
@@ -53,22 +50,33 @@ func avx512LargeKernel12RowsFloat32(packedLHS, packedRHS, packedOutput []float32
 // then over again into the output. It returns false, doing nothing, for other panels.
 func avx512LargeKernelIntoOutputFloat32(packedLHS, packedRHS, output []float32,
 	panelRows, panelCols, contractingLen, rowStart, colStart, outputCols int, firstContractingPanel bool) bool {
-	const rows, cols = 12, 32
-	if !largeKernel12Rows || panelRows%rows != 0 || panelCols%cols != 0 || contractingLen == 0 || panelRows == 0 || panelCols == 0 {
+	if !largeKernel12Rows || panelRows%asmBlockRows != 0 || panelCols%asmBlockCols != 0 || contractingLen == 0 || panelRows == 0 || panelCols == 0 {
 		return false
 	}
-	_ = packedLHS[panelRows*contractingLen-1]
-	_ = packedRHS[panelCols*contractingLen-1]
-	_ = output[(rowStart+panelRows-1)*outputCols+colStart+panelCols-1]
 	kernel := avx512Kernel12x32AddFloat32
 	if firstContractingPanel {
 		kernel = avx512Kernel12x32Float32
 	}
-	for r := 0; r < panelRows; r += rows {
-		for c := 0; c < panelCols; c += cols {
+	kernel12x32Blocks(kernel, packedLHS, packedRHS, output, panelRows, panelCols, contractingLen, rowStart, colStart, outputCols)
+	return true
+}
+
+// The assembly kernels' block: asmBlockRows × asmBlockCols outputs.
+const asmBlockRows, asmBlockCols = 12, 32
+
+// kernel12x32Blocks runs kernel on every asmBlockRows × asmBlockCols block of a rows × cols product (both
+// multiples of the block) whose operands are packed as avx512LargeKernelFloat32 reads them, writing
+// the block at output row rowStart + r, column colStart + c, rows outputCols apart. It checks the
+// bounds that the assembly, which checks none, will touch.
+func kernel12x32Blocks(kernel func(lhs, rhs, out *float32, contractingLen, outStride int),
+	packedLHS, packedRHS, output []float32, rows, cols, contractingLen, rowStart, colStart, outputCols int) {
+	_ = packedLHS[rows*contractingLen-1]
+	_ = packedRHS[cols*contractingLen-1]
+	_ = output[(rowStart+rows-1)*outputCols+colStart+cols-1]
+	for r := 0; r < rows; r += asmBlockRows {
+		for c := 0; c < cols; c += asmBlockCols {
 			kernel(&packedLHS[r*contractingLen], &packedRHS[c*contractingLen],
 				&output[(rowStart+r)*outputCols+colStart+c], contractingLen, outputCols)
 		}
 	}
-	return true
 }
