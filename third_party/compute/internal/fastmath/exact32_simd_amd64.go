@@ -63,11 +63,12 @@ func tanhFloat32x16(x archsimd.Float32x16) (archsimd.Float32x16, uint16) {
 	return t, uint16(redoLo) | uint16(redoHi)<<8
 }
 
-// Constants of tanhFloat64x8.
+// Constants of nearFloat32Midpoint.
 const (
 	// midpointMargin is how close, in float64 units in the last place, a value may come to a float32
-	// rounding midpoint before its lane is recomputed: far above the vector path's error against
-	// math.Tanh (TestTanhFloat32sAllInputs reports the largest seen).
+	// rounding midpoint before its lane is recomputed: far above the vector paths' error against
+	// math.Tanh and math.Exp (TestTanhFloat64x8Accuracy and TestExpFloat64x8Accuracy log the largest
+	// seen and fail above midpointMargin/64).
 	midpointMargin = 1 << 12
 	float32Dropped = 1<<29 - 1 // the float64 mantissa bits that rounding to float32 drops
 	float32Half    = 1 << 28   // their value at a float32 rounding midpoint
