@@ -27,7 +27,6 @@ var sideBySide = true
 // The calls must not share a *tensors.Tensor argument either: handing one tensor to two graph
 // calls at once races in its transfer to the backend.
 func concurrently(parallel bool, calls ...func() error) error {
-	errs := make([]error, len(calls))
 	if !parallel || !sideBySide || len(calls) < 2 {
 		for _, call := range calls {
 			if err := call(); err != nil {
@@ -36,6 +35,7 @@ func concurrently(parallel bool, calls ...func() error) error {
 		}
 		return nil
 	}
+	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
 	for i, call := range calls {
 		wg.Go(func() { errs[i] = call() })
